@@ -1,0 +1,2 @@
+-- catalog schema; tables come with the catalog module
+select 1;

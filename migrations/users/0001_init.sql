@@ -1,0 +1,2 @@
+-- users schema; tables come with the users module
+select 1;

@@ -1,0 +1,16 @@
+/** Every module the web process serves, in dependency order (migrations run in this order). */
+import { fileURLToPath } from 'node:url';
+import type { WebModule } from '../http/app.ts';
+import { catalogModule } from '../modules/catalog/index.ts';
+import { usersModule } from '../modules/users/index.ts';
+
+/** Platform tables (SQL sessions, later kv and stream) are migrated like a module's. */
+export const platformTables: WebModule = {
+  name: 'platform',
+  migrations: {
+    domain: 'platform',
+    dir: fileURLToPath(new URL('../../migrations/platform/', import.meta.url)),
+  },
+};
+
+export const MODULES: readonly WebModule[] = [platformTables, usersModule, catalogModule];

@@ -1,0 +1,35 @@
+/**
+ * Start-up shared by the entry points: configuration (one line per bad setting, then exit 1),
+ * the platform, and migrations when asked.
+ */
+import { type Config, ConfigError, loadConfig } from '../config/config.ts';
+import { createPlatform, type Platform, type PlatformOptions } from '../platform/platform.ts';
+import { MODULES } from './modules.ts';
+
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`bazaar: ${err.message}\nSee docs/configuration.md for every setting.\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+export async function startPlatform(config: Config, options: PlatformOptions = {}): Promise<Platform> {
+  return createPlatform(config, options);
+}
+
+export async function migrateAll(platform: Platform, log: (line: string) => void): Promise<number> {
+  let count = 0;
+  await platform.sql.migrate(
+    MODULES.map((m) => m.migrations),
+    (domain, name) => {
+      count++;
+      log(`migrated ${domain}/${name}`);
+    },
+  );
+  return count;
+}

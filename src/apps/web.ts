@@ -1,0 +1,49 @@
+/**
+ * Web entry point: `npm start`. Serves the API (and, in solo, runs migrations and seeds demo
+ * data on an empty database). On SIGTERM/SIGINT: readiness turns false, the listener stops
+ * taking connections, in-flight requests get SHUTDOWN_GRACE to finish, pools close, exit 0.
+ */
+import { buildApp } from '../http/app.ts';
+import { MODULES } from './modules.ts';
+import { loadConfigOrExit, migrateAll, startPlatform } from './runtime.ts';
+
+const config = loadConfigOrExit();
+const platform = await startPlatform(config, { processName: 'web' });
+const { app, markNotReady } = await buildApp({ config, platform, modules: MODULES });
+
+if (config.migrateOnStart) {
+  const applied = await migrateAll(platform, (line) => app.log.info(line));
+  app.log.info({ applied }, 'database schema is current');
+}
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  app.log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: readiness off, draining');
+  markNotReady();
+  const force = setTimeout(() => {
+    app.log.warn('grace period over; closing remaining connections');
+    app.server.closeAllConnections();
+  }, config.shutdownGraceMs);
+  force.unref();
+  try {
+    await app.close();
+    await platform.close();
+    app.log.info('stopped');
+    process.exit(0);
+  } catch (err) {
+    app.log.error({ err }, 'error while shutting down');
+    process.exit(1);
+  }
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+
+try {
+  await app.listen({ host: config.host, port: config.port });
+} catch (err) {
+  app.log.fatal({ err }, `cannot listen on ${config.host}:${config.port}; set PORT or HOST`);
+  await platform.close();
+  process.exit(1);
+}

@@ -1,0 +1,181 @@
+/**
+ * The one place that reads the environment. Every setting is declared once below with its parser,
+ * default and an example; `loadConfig` validates them all and reports every bad setting in one
+ * line each (variable, what is wrong, an example), so an operator fixes them in one pass.
+ * docs/configuration.md documents the same table; keep the two in step.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export type Config = Readonly<{
+  host: string;
+  port: number;
+  dataDir: string;
+  /** PostgreSQL connection string of the primary; undefined selects the embedded PGlite adapter. */
+  databaseUrl: string | undefined;
+  databasePoolSize: number;
+  migrateOnStart: boolean;
+  seed: boolean;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  sessionStore: 'sql';
+  sessionIdleTtlMs: number;
+  sessionAbsoluteTtlMs: number;
+  cookieSecure: 'auto' | 'always' | 'never';
+  allowedOrigins: readonly string[];
+  bodyLimitBytes: number;
+  shutdownGraceMs: number;
+  trustProxy: boolean;
+  loginRateLimitPerIp: number;
+  loginMaxFailuresPerAccount: number;
+  loginFailureWindowMs: number;
+}>;
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+type Parser<T> = (raw: string) => T;
+
+class Invalid extends Error {}
+
+const int =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    if (!/^\d+$/.test(raw.trim())) throw new Invalid('is not a whole number');
+    const n = Number(raw);
+    if (n < min || n > max) throw new Invalid(`must be between ${min} and ${max}`);
+    return n;
+  };
+
+const bool: Parser<boolean> = (raw) => {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new Invalid('must be true or false');
+};
+
+const oneOf =
+  <T extends string>(...values: T[]): Parser<T> =>
+  (raw) => {
+    const v = raw.trim() as T;
+    if (!values.includes(v)) throw new Invalid(`must be one of ${values.join(', ')}`);
+    return v;
+  };
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Durations are written with a unit (`500ms`, `30s`, `15m`, `12h`, `7d`). */
+const duration =
+  (minMs: number, maxMs: number): Parser<number> =>
+  (raw) => {
+    const m = /^(\d+)(ms|s|m|h|d)$/.exec(raw.trim());
+    if (!m) throw new Invalid('is not a duration with a unit (ms, s, m, h, d)');
+    const ms = Number(m[1]) * UNITS[m[2]!]!;
+    if (ms < minMs || ms > maxMs) throw new Invalid(`must be between ${minMs} ms and ${maxMs} ms`);
+    return ms;
+  };
+
+const postgresUrl: Parser<string> = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Invalid('is not a URL');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new Invalid(`has protocol "${url.protocol}" but must start with postgres://`);
+  }
+  return raw;
+};
+
+const origins: Parser<string[]> = (raw) =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => {
+      try {
+        return new URL(s).origin;
+      } catch {
+        throw new Invalid(`"${s}" is not an origin such as https://shop.example.com`);
+      }
+    });
+
+const text: Parser<string> = (raw) => {
+  if (raw.trim() === '') throw new Invalid('is empty');
+  return raw.trim();
+};
+
+/** Reads the environment (and `.env` in the working directory when present) and validates it. */
+export function loadConfig(env: Env = readEnv()): Config {
+  const problems: string[] = [];
+  function get<T>(name: string, parse: Parser<T>, fallback: T, example: string): T {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    try {
+      return parse(raw);
+    } catch (err) {
+      const why = err instanceof Invalid ? err.message : String(err);
+      problems.push(`${name}=${JSON.stringify(raw)} ${why} (example: ${name}=${example})`);
+      return fallback;
+    }
+  }
+
+  const databaseUrl = get<string | undefined>(
+    'DATABASE_URL',
+    postgresUrl,
+    undefined,
+    'postgres://bazaar@127.0.0.1:5432/bazaar',
+  );
+  const embedded = databaseUrl === undefined;
+  const config: Config = {
+    host: get('HOST', text, '127.0.0.1', '0.0.0.0'),
+    port: get('PORT', int(0, 65535), 3000, '3000'),
+    dataDir: resolve(get('DATA_DIR', text, './data', './data')),
+    databaseUrl,
+    databasePoolSize: get('DATABASE_POOL_SIZE', int(1, 500), 10, '10'),
+    migrateOnStart: get('MIGRATE_ON_START', bool, embedded, 'true'),
+    seed: get('SEED', bool, embedded, 'false'),
+    logLevel: get(
+      'LOG_LEVEL',
+      oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+      'info',
+      'info',
+    ),
+    sessionStore: get('SESSION_STORE', oneOf('sql'), 'sql', 'sql'),
+    sessionIdleTtlMs: get('SESSION_IDLE_TTL', duration(60_000, 90 * 86_400_000), 2 * 86_400_000, '2d'),
+    sessionAbsoluteTtlMs: get(
+      'SESSION_ABSOLUTE_TTL',
+      duration(60_000, 365 * 86_400_000),
+      30 * 86_400_000,
+      '30d',
+    ),
+    cookieSecure: get('COOKIE_SECURE', oneOf('auto', 'always', 'never'), 'auto', 'always'),
+    allowedOrigins: get('ALLOWED_ORIGINS', origins, [], 'https://shop.example.com'),
+    bodyLimitBytes: get('BODY_LIMIT_BYTES', int(1024, 64 * 1024 * 1024), 1024 * 1024, '1048576'),
+    shutdownGraceMs: get('SHUTDOWN_GRACE', duration(0, 600_000), 10_000, '10s'),
+    trustProxy: get('TRUST_PROXY', bool, false, 'true'),
+    loginRateLimitPerIp: get('LOGIN_RATE_LIMIT_PER_IP', int(1, 100_000), 30, '30'),
+    loginMaxFailuresPerAccount: get('LOGIN_MAX_FAILURES_PER_ACCOUNT', int(1, 1000), 5, '5'),
+    loginFailureWindowMs: get('LOGIN_FAILURE_WINDOW', duration(1000, 86_400_000), 15 * 60_000, '15m'),
+  };
+  if (config.sessionAbsoluteTtlMs < config.sessionIdleTtlMs) {
+    problems.push(
+      `SESSION_ABSOLUTE_TTL must not be shorter than SESSION_IDLE_TTL (example: SESSION_IDLE_TTL=2d SESSION_ABSOLUTE_TTL=30d)`,
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}
+
+function readEnv(): Env {
+  const file = resolve('.env');
+  if (existsSync(file)) process.loadEnvFile(file);
+  return process.env;
+}

@@ -1,0 +1,216 @@
+/**
+ * Builds the Fastify application: request ids and logging, body and content-type rules,
+ * cross-site request protection, problem+json errors, OpenAPI and docs, health and readiness,
+ * then every module's routes. No listening here: entry points and tests decide that.
+ */
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import { Type } from 'typebox';
+import type { Config } from '../config/config.ts';
+import type { Platform } from '../platform/platform.ts';
+import type { MigrationSet } from '../platform/sql/sql.ts';
+import { AppError } from '../shared/errors.ts';
+import { registerAuth } from './auth.ts';
+import { sendProblem } from './problem.ts';
+import { ProblemSchema } from './schemas.ts';
+import { validatorCompiler } from './validation.ts';
+
+export type ApiApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/** What a business module gives the web process. */
+export type WebModule = Readonly<{
+  name: string;
+  migrations: MigrationSet;
+  routes?: (app: ApiApp, deps: ModuleDeps) => void | Promise<void>;
+}>;
+
+export type ModuleDeps = Readonly<{ config: Config; platform: Platform }>;
+
+export type AppOptions = Readonly<{
+  config: Config;
+  platform: Platform;
+  modules: readonly WebModule[];
+  /** A pino logger to use instead of building one from config (tests pass a silent one). */
+  logger?: FastifyBaseLogger;
+}>;
+
+export type BuiltApp = Readonly<{
+  app: ApiApp;
+  /** Readiness turns false; `/readyz` answers 503 from now on. */
+  markNotReady(): void;
+}>;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export const LOG_REDACT = [
+  'req.headers.cookie',
+  'req.headers.authorization',
+  'res.headers["set-cookie"]',
+  '*.password',
+  '*.passwordHash',
+  '*.password_hash',
+  'password',
+];
+
+export async function buildApp(options: AppOptions): Promise<BuiltApp> {
+  const { config, platform, modules } = options;
+  let ready = true;
+  let migrationsCurrent = false;
+
+  const fastify = Fastify({
+    ...(options.logger
+      ? { loggerInstance: options.logger }
+      : { logger: { level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' } } }),
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    },
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 200, ignoreTrailingSlash: false },
+  });
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>() as unknown as ApiApp;
+
+  app.setValidatorCompiler(validatorCompiler());
+  app.addSchema(ProblemSchema);
+
+  // JSON only: a browser can send text/plain or a form cross-site without a preflight, so such
+  // bodies are refused (415) before any handler runs.
+  app.removeContentTypeParser(['text/plain']);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('x-content-type-options', 'nosniff');
+    if (UNSAFE.has(request.method)) rejectCrossSite(request, config);
+  });
+
+  app.setErrorHandler((error, _request, reply) => sendProblem(reply, error));
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      new AppError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
+    ),
+  );
+
+  await app.register(cookie);
+  registerAuth(app, platform.sessions);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Bazaar API',
+        version: '0.1.0',
+        description:
+          'Marketplace API. Errors are application/problem+json (RFC 9457) with a stable `code`. ' +
+          'Authentication is a session cookie set by POST /api/auth/login.',
+      },
+      components: {
+        securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: 'bazaar_session' } },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'Liveness',
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  const sets = modules.map((m) => m.migrations);
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'Readiness: database reachable and migrations applied',
+        response: {
+          200: Type.Object({ status: Type.Literal('ready'), database: Type.String() }),
+          503: Type.Ref('Problem'),
+        },
+      },
+    },
+    async (_request, reply) => {
+      if (!ready) throw new AppError('UNAVAILABLE', 'shutting down');
+      try {
+        await platform.sql.ping();
+        if (!migrationsCurrent) {
+          const pending = await platform.sql.pending(sets);
+          if (pending.length > 0) {
+            throw new AppError(
+              'UNAVAILABLE',
+              `migrations pending: ${pending.join(', ')}; run bazaar migrate`,
+            );
+          }
+          migrationsCurrent = true;
+        }
+      } catch (err) {
+        reply.request.log.warn({ err }, 'not ready');
+        throw err instanceof AppError
+          ? err
+          : new AppError('UNAVAILABLE', 'database unreachable', { cause: err });
+      }
+      return { status: 'ready' as const, database: platform.sql.backend };
+    },
+  );
+
+  for (const module of modules) {
+    if (module.routes)
+      await app.register(async (scope) => module.routes!(scope as ApiApp, { config, platform }));
+  }
+
+  return {
+    app,
+    markNotReady() {
+      ready = false;
+    },
+  };
+}
+
+/**
+ * A browser attaches cookies to cross-site requests it may send without a preflight. Refuse
+ * state-changing requests a browser marks as cross-site, or whose Origin is neither this site
+ * nor an allowed origin. Non-browser clients send neither header and are not affected.
+ */
+function rejectCrossSite(request: FastifyRequest, config: Config): void {
+  const site = request.headers['sec-fetch-site'];
+  const origin = request.headers.origin;
+  if (origin !== undefined) {
+    const own = `${request.protocol}://${request.host}`;
+    if (origin === own || config.allowedOrigins.includes(origin)) return;
+    throw new AppError('CROSS_SITE_REQUEST', `requests from ${origin} may not change anything here`);
+  }
+  if (site === 'cross-site') {
+    throw new AppError('CROSS_SITE_REQUEST', 'cross-site requests may not change anything here');
+  }
+}

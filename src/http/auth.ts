@@ -1,0 +1,86 @@
+/**
+ * The session cookie and who is asking. A hook resolves the cookie to a session through the
+ * sessions port once per request; routes then call `requireUser` / `requireRole`. Services never
+ * see the request: routes pass them the plain `Actor`.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config/config.ts';
+import type { Session, SessionStore } from '../platform/sessions/sessions.ts';
+import { AppError } from '../shared/errors.ts';
+
+export const SESSION_COOKIE = 'bazaar_session';
+
+export type Role = 'buyer' | 'seller' | 'admin';
+export const ROLES: readonly Role[] = ['buyer', 'seller', 'admin'];
+
+/** The signed-in user a service acts for. */
+export type Actor = Readonly<{ userId: string; role: Role }>;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The live session of this request, or null (resolved lazily, once). */
+    session(): Promise<Session | null>;
+  }
+}
+
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+export function registerAuth(app: FastifyInstance, sessions: SessionStore): void {
+  const cache = new WeakMap<FastifyRequest, Promise<Session | null>>();
+  app.decorateRequest('session', function (this: FastifyRequest) {
+    let pending = cache.get(this);
+    if (!pending) {
+      const id = this.cookies[SESSION_COOKIE];
+      pending = id ? sessions.get(id) : Promise.resolve(null);
+      cache.set(this, pending);
+    }
+    return pending;
+  });
+}
+
+export async function currentActor(request: FastifyRequest): Promise<Actor | null> {
+  const session = await request.session();
+  if (!session?.userId) return null;
+  const role = session.data['role'];
+  return { userId: session.userId, role: ROLES.includes(role as Role) ? (role as Role) : 'buyer' };
+}
+
+export async function requireUser(request: FastifyRequest): Promise<Actor> {
+  const actor = await currentActor(request);
+  if (!actor) throw new AppError('UNAUTHENTICATED', 'sign in first: this needs a signed-in user');
+  return actor;
+}
+
+export async function requireRole(request: FastifyRequest, ...roles: Role[]): Promise<Actor> {
+  const actor = await requireUser(request);
+  if (!roles.includes(actor.role) && actor.role !== 'admin') {
+    throw new AppError('FORBIDDEN', `this needs the ${roles.join(' or ')} role`);
+  }
+  return actor;
+}
+
+/** Sets the session cookie: HttpOnly, SameSite=Lax, Secure unless served to localhost over http. */
+export function setSessionCookie(reply: FastifyReply, config: Config, session: Session): void {
+  reply.setCookie(SESSION_COOKIE, session.id, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: cookieSecure(reply.request, config),
+    expires: session.expiresAt,
+  });
+}
+
+export function clearSessionCookie(reply: FastifyReply, config: Config): void {
+  reply.clearCookie(SESSION_COOKIE, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: cookieSecure(reply.request, config),
+  });
+}
+
+function cookieSecure(request: FastifyRequest, config: Config): boolean {
+  if (config.cookieSecure === 'always') return true;
+  if (config.cookieSecure === 'never') return false;
+  return !LOCAL_HOSTS.has(request.hostname) || request.protocol === 'https';
+}

@@ -1,0 +1,23 @@
+/**
+ * Embedded adapter: PGlite, real Postgres (the same SQL, full-text search and JSONB) in this
+ * process. File-backed under `<dataDir>/pglite`, or in memory when `dataDir` is undefined (tests).
+ * Limits: one connection, so queries run one at a time; one process may open a data directory.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely } from 'kysely';
+import { kyselySqlPort } from '../kysely-sql-port.ts';
+import type { SqlPort } from '../sql.ts';
+import { PgliteDialect } from './pglite-dialect.ts';
+
+export async function createPgliteSql(options: { dataDir?: string | undefined } = {}): Promise<SqlPort> {
+  let dir: string | undefined;
+  if (options.dataDir !== undefined) {
+    dir = join(options.dataDir, 'pglite');
+    await mkdir(dir, { recursive: true });
+  }
+  const pglite = await PGlite.create(dir);
+  const primary = new Kysely<unknown>({ dialect: new PgliteDialect(pglite) });
+  return kyselySqlPort({ backend: 'pglite', primary, close: () => primary.destroy() });
+}

@@ -1,0 +1,33 @@
+/**
+ * PostgreSQL adapter: a `pg` pool per database behind Kysely. `int8` values (counts, sums) are
+ * returned as JavaScript numbers, as PGlite does, so results are identical on both adapters;
+ * the application keeps such values below 2^53.
+ */
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { kyselySqlPort } from '../kysely-sql-port.ts';
+import type { SqlPort } from '../sql.ts';
+
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export type PostgresSqlOptions = Readonly<{
+  url: string;
+  poolSize: number;
+  /** Shown in `pg_stat_activity`, so operators can tell processes apart. */
+  applicationName?: string;
+}>;
+
+export async function createPostgresSql(options: PostgresSqlOptions): Promise<SqlPort> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize,
+    application_name: options.applicationName ?? 'bazaar',
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: 30_000,
+  });
+  // An idle client losing its server must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  const primary = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+  return kyselySqlPort({ backend: 'postgres', primary, close: () => primary.destroy() });
+}

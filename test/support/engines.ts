@@ -1,0 +1,77 @@
+/**
+ * Which real engines the tests can reach. PGlite always; PostgreSQL when DATABASE_URL is set
+ * (each test file gets a fresh database of its own on that server, dropped afterwards). With
+ * BAZAAR_REQUIRE_ENGINES=1 (CI) a missing engine fails the run instead of skipping.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+export type Backend = Readonly<{
+  name: 'pglite' | 'postgres';
+  /** A reason to skip, or undefined when this backend can run. */
+  skip: string | undefined;
+  /** Creates an empty database and returns its URL (undefined for PGlite: in memory). */
+  createDatabase(): Promise<{ url: string | undefined; drop(): Promise<void> }>;
+}>;
+
+const required = process.env['BAZAAR_REQUIRE_ENGINES'] === '1';
+const adminUrl = process.env['DATABASE_URL'];
+
+async function reachable(url: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return undefined;
+  } catch (err) {
+    return `PostgreSQL at DATABASE_URL is not reachable (${(err as Error).message})`;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+const postgresSkip: string | undefined = adminUrl
+  ? await reachable(adminUrl)
+  : 'DATABASE_URL is not set; set it to run the PostgreSQL suites (CI always does)';
+
+if (postgresSkip && required) {
+  throw new Error(`BAZAAR_REQUIRE_ENGINES=1 but ${postgresSkip}`);
+}
+
+export const pglite: Backend = {
+  name: 'pglite',
+  skip: undefined,
+  createDatabase: async () => ({ url: undefined, drop: async () => {} }),
+};
+
+export const postgres: Backend = {
+  name: 'postgres',
+  skip: postgresSkip,
+  async createDatabase() {
+    const name = `bazaar_test_${randomBytes(6).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    try {
+      await admin.query(`create database ${name}`);
+    } finally {
+      await admin.end();
+    }
+    const url = new URL(adminUrl!);
+    url.pathname = `/${name}`;
+    return {
+      url: url.toString(),
+      async drop() {
+        const c = new pg.Client({ connectionString: adminUrl });
+        await c.connect();
+        try {
+          await c.query(`drop database if exists ${name} with (force)`);
+        } finally {
+          await c.end();
+        }
+      },
+    };
+  },
+};
+
+/** Every SQL backend; suites run once per entry and skip with the printed reason. */
+export const BACKENDS: readonly Backend[] = [pglite, postgres];
