@@ -206,11 +206,19 @@ function rejectCrossSite(request: FastifyRequest, config: Config): void {
   const site = request.headers['sec-fetch-site'];
   const origin = request.headers.origin;
   if (origin !== undefined) {
-    const own = `${request.protocol}://${request.host}`;
-    if (origin === own || config.allowedOrigins.includes(origin)) return;
+    if (origin === ownOrigin(request) || config.allowedOrigins.includes(origin)) return;
     throw new AppError('CROSS_SITE_REQUEST', `requests from ${origin} may not change anything here`);
   }
   if (site === 'cross-site') {
     throw new AppError('CROSS_SITE_REQUEST', 'cross-site requests may not change anything here');
+  }
+}
+
+/** This site's origin as a browser writes it (no default port). */
+function ownOrigin(request: FastifyRequest): string | undefined {
+  try {
+    return new URL(`${request.protocol}://${request.host}`).origin;
+  } catch {
+    return undefined;
   }
 }

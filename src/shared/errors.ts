@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'INVALID_CREDENTIALS'
   | 'RATE_LIMITED'
   | 'UNPROCESSABLE'
+  | 'UNKNOWN_CATEGORY'
   | 'UNAVAILABLE'
   | 'INTERNAL';
 

@@ -1,6 +1,8 @@
 /** catalog: categories, products, listing and search. Other modules import only this file. */
 import { fileURLToPath } from 'node:url';
 import type { WebModule } from '../../http/app.ts';
+import { catalogRoutes } from './catalog.routes.ts';
+import { createCatalogService } from './catalog.service.ts';
 
 export const catalogModule: WebModule = {
   name: 'catalog',
@@ -8,4 +10,21 @@ export const catalogModule: WebModule = {
     domain: 'catalog',
     dir: fileURLToPath(new URL('../../../migrations/catalog/', import.meta.url)),
   },
+  routes: (app, { platform }) => catalogRoutes(app, createCatalogService(platform)),
 };
+
+export type {
+  CategoryTree,
+  Product,
+  ProductCreate,
+  ProductPage,
+  ProductUpdate,
+  Sort,
+} from './catalog.schema.ts';
+export {
+  type CatalogService,
+  type CatalogServiceOptions,
+  createCatalogService,
+  type ProductSeed,
+} from './catalog.service.ts';
+export type { ProductAttributes, ProductStatus } from './catalog.tables.ts';

@@ -6,13 +6,7 @@
  */
 import type { SqlPort } from '../../sql/sql.ts';
 import { hashSessionId, isWellFormedSessionId, newSessionId } from '../session-id.ts';
-import {
-  MAX_SESSION_DATA_BYTES,
-  type Session,
-  type SessionData,
-  type SessionStore,
-  type SessionTtl,
-} from '../sessions.ts';
+import { MAX_SESSION_DATA_BYTES, type SessionData, type SessionStore, type SessionTtl } from '../sessions.ts';
 
 type SessionsTable = {
   sessions: {
@@ -45,7 +39,8 @@ export function createSqlSessionStore(
   options: { touchEveryMs?: number; now?: () => number } = {},
 ): SqlSessionStore {
   const db = sql.for<SessionsTable>('platform').write;
-  const now = options.now ?? Date.now;
+  // Read at call time, not captured, so that a test's mocked Date applies too.
+  const now = options.now ?? (() => Date.now());
   const touchEveryMs = options.touchEveryMs ?? Math.min(60_000, ttl.idleMs / 10);
 
   return {

@@ -1,0 +1,265 @@
+/**
+ * The catalog's queries (Kysely). Each function takes the handle to run on, so the service
+ * decides read (replica-tolerant) versus write (primary) and transaction boundaries. Tables
+ * resolve in the `catalog` schema through the domain handle.
+ */
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type { Product, Sort } from './catalog.schema.ts';
+import type { CatalogDb, CategoriesTable, ProductAttributes, ProductStatus } from './catalog.tables.ts';
+import type { SortKey } from './cursor.ts';
+
+export type Db = Kysely<CatalogDb>;
+export type Category = Pick<Selectable<CategoriesTable>, 'id' | 'parent_id' | 'top_id' | 'slug' | 'name'>;
+
+/** A product as the service sees it: the wire shape plus what pagination needs. */
+export type ProductRecord = Product & { createdAtDate: Date; rank?: number };
+
+const PRODUCT_COLUMNS = [
+  'id',
+  'seller_id',
+  'category_id',
+  'title',
+  'description',
+  'price_minor',
+  'currency',
+  'stock',
+  'attributes',
+  'status',
+  'created_at',
+  'updated_at',
+] as const;
+
+type ProductRow = {
+  id: string;
+  seller_id: string;
+  category_id: string;
+  title: string;
+  description: string;
+  price_minor: number;
+  currency: string;
+  stock: number;
+  attributes: ProductAttributes;
+  status: ProductStatus;
+  created_at: Date;
+  updated_at: Date;
+  rank?: number;
+};
+
+function toRecord(row: ProductRow): ProductRecord {
+  return {
+    id: row.id,
+    sellerId: row.seller_id,
+    categoryId: row.category_id,
+    title: row.title,
+    description: row.description,
+    priceMinor: row.price_minor,
+    currency: row.currency,
+    stock: row.stock,
+    attributes: row.attributes,
+    status: row.status,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    createdAtDate: row.created_at,
+    ...(row.rank !== undefined ? { rank: row.rank } : {}),
+  };
+}
+
+/** Every category, top levels first, then by position. */
+export function listCategories(db: Db): Promise<Category[]> {
+  return db
+    .selectFrom('categories')
+    .select(['id', 'parent_id', 'top_id', 'slug', 'name'])
+    .orderBy(sql`parent_id is not null`)
+    .orderBy('position')
+    .orderBy('slug')
+    .execute();
+}
+
+/** The category with this id or slug; undefined when there is none. */
+export function findCategory(db: Db, by: { id: string } | { slug: string }): Promise<Category | undefined> {
+  return db
+    .selectFrom('categories')
+    .select(['id', 'parent_id', 'top_id', 'slug', 'name'])
+    .$if('id' in by, (qb) => qb.where('id', '=', (by as { id: string }).id))
+    .$if('slug' in by, (qb) => qb.where('slug', '=', (by as { slug: string }).slug))
+    .executeTakeFirst();
+}
+
+/** id → top-level category id, for every category (a few dozen rows). */
+export async function categoryTops(db: Db): Promise<Map<string, string>> {
+  const rows = await db.selectFrom('categories').select(['id', 'top_id']).execute();
+  return new Map(rows.map((r) => [r.id, r.top_id]));
+}
+
+/** The product with this id, any status; `lock` takes a row lock for the enclosing transaction. */
+export async function findProduct(db: Db, id: string, lock = false): Promise<ProductRecord | undefined> {
+  const row = await db
+    .selectFrom('products')
+    .select(PRODUCT_COLUMNS)
+    .where('id', '=', id)
+    .$if(lock, (qb) => qb.forUpdate())
+    .executeTakeFirst();
+  return row ? toRecord(row) : undefined;
+}
+
+export type ProductValues = {
+  id: string;
+  sellerId: string;
+  categoryId: string;
+  topCategoryId: string;
+  title: string;
+  description: string;
+  priceMinor: number;
+  currency: string;
+  stock: number;
+  attributes: ProductAttributes;
+  status: ProductStatus;
+  createdAt: Date;
+  updatedAt: Date;
+};
+
+function toRow(v: ProductValues) {
+  return {
+    id: v.id,
+    seller_id: v.sellerId,
+    category_id: v.categoryId,
+    top_category_id: v.topCategoryId,
+    title: v.title,
+    description: v.description,
+    price_minor: v.priceMinor,
+    currency: v.currency,
+    stock: v.stock,
+    attributes: JSON.stringify(v.attributes),
+    status: v.status,
+    created_at: v.createdAt,
+    updated_at: v.updatedAt,
+  };
+}
+
+export async function insertProduct(db: Db, values: ProductValues): Promise<ProductRecord> {
+  const row = await db
+    .insertInto('products')
+    .values(toRow(values))
+    .returning(PRODUCT_COLUMNS)
+    .executeTakeFirstOrThrow();
+  return toRecord(row);
+}
+
+/** Inserts rows in statements of at most `batch` rows (bound parameters stay far below 65,535). */
+export async function insertProducts(db: Db, rows: readonly ProductValues[], batch = 1000): Promise<number> {
+  let inserted = 0;
+  for (let i = 0; i < rows.length; i += batch) {
+    const result = await db
+      .insertInto('products')
+      .values(rows.slice(i, i + batch).map(toRow))
+      .executeTakeFirst();
+    inserted += Number(result.numInsertedOrUpdatedRows ?? 0);
+  }
+  return inserted;
+}
+
+export type ProductChanges = Partial<Omit<ProductValues, 'id' | 'sellerId' | 'createdAt'>> & {
+  updatedAt: Date;
+};
+
+export async function updateProduct(db: Db, id: string, changes: ProductChanges): Promise<ProductRecord> {
+  const { attributes, ...rest } = changes;
+  const row = await db
+    .updateTable('products')
+    .set({
+      ...(rest.categoryId !== undefined ? { category_id: rest.categoryId } : {}),
+      ...(rest.topCategoryId !== undefined ? { top_category_id: rest.topCategoryId } : {}),
+      ...(rest.title !== undefined ? { title: rest.title } : {}),
+      ...(rest.description !== undefined ? { description: rest.description } : {}),
+      ...(rest.priceMinor !== undefined ? { price_minor: rest.priceMinor } : {}),
+      ...(rest.currency !== undefined ? { currency: rest.currency } : {}),
+      ...(rest.stock !== undefined ? { stock: rest.stock } : {}),
+      ...(rest.status !== undefined ? { status: rest.status } : {}),
+      ...(attributes !== undefined ? { attributes: JSON.stringify(attributes) } : {}),
+      updated_at: rest.updatedAt,
+    })
+    .where('id', '=', id)
+    .returning(PRODUCT_COLUMNS)
+    .executeTakeFirstOrThrow();
+  return toRecord(row);
+}
+
+export async function deleteProduct(db: Db, id: string): Promise<void> {
+  await db.deleteFrom('products').where('id', '=', id).execute();
+}
+
+export type ProductFilter = Readonly<{
+  /** Only this status; undefined for any (the owner's own listing). */
+  status?: ProductStatus;
+  /** A child category: its own products. */
+  categoryId?: string;
+  /** A top-level category: its products and its children's. */
+  topCategoryId?: string;
+  sellerId?: string;
+  /** A `to_tsquery('english', …)` text, built by search.ts; passed as a parameter. */
+  tsquery?: string;
+}>;
+
+/**
+ * One page in keyset order: rows after `after` in the order of `sort`, at most `limit`. Every
+ * order ends with the id, so it is total and a row is never skipped or repeated between pages.
+ * All keys of an order run in one direction, so a row comparison `(key, id) < (…)` finds the
+ * page start and the matching index serves it.
+ */
+export async function listProducts(
+  db: Db,
+  filter: ProductFilter,
+  sort: Sort,
+  after: SortKey | undefined,
+  limit: number,
+): Promise<ProductRecord[]> {
+  const tsquery = filter.tsquery === undefined ? undefined : sql`to_tsquery('english', ${filter.tsquery})`;
+  const rank = tsquery === undefined ? undefined : sql<number>`ts_rank(search, ${tsquery})`;
+  let qb = db
+    .selectFrom('products')
+    .select(PRODUCT_COLUMNS)
+    // A literal, not a parameter, so the planner matches the partial indexes' predicate.
+    .$if(filter.status !== undefined, (q) => q.where('status', '=', sql.lit(filter.status!)))
+    .$if(filter.categoryId !== undefined, (q) => q.where('category_id', '=', filter.categoryId!))
+    .$if(filter.topCategoryId !== undefined, (q) => q.where('top_category_id', '=', filter.topCategoryId!))
+    .$if(filter.sellerId !== undefined, (q) => q.where('seller_id', '=', filter.sellerId!))
+    .$if(tsquery !== undefined, (q) => q.where(sql<boolean>`search @@ ${tsquery}`));
+
+  switch (sort) {
+    case 'newest':
+      qb = qb.orderBy('created_at', 'desc').orderBy('id', 'desc');
+      if (after?.sort === 'newest') {
+        qb = qb.where(({ eb, refTuple, tuple }) =>
+          eb(refTuple('created_at', 'id'), '<', tuple(after.key, after.id)),
+        );
+      }
+      break;
+    case 'price_asc':
+      qb = qb.orderBy('price_minor', 'asc').orderBy('id', 'asc');
+      if (after?.sort === 'price_asc') {
+        qb = qb.where(({ eb, refTuple, tuple }) =>
+          eb(refTuple('price_minor', 'id'), '>', tuple(after.key, after.id)),
+        );
+      }
+      break;
+    case 'price_desc':
+      qb = qb.orderBy('price_minor', 'desc').orderBy('id', 'desc');
+      if (after?.sort === 'price_desc') {
+        qb = qb.where(({ eb, refTuple, tuple }) =>
+          eb(refTuple('price_minor', 'id'), '<', tuple(after.key, after.id)),
+        );
+      }
+      break;
+    case 'relevance': {
+      if (rank === undefined) throw new Error('relevance order needs a tsquery');
+      qb = qb.orderBy(rank, 'desc').orderBy('id', 'desc');
+      if (after?.sort === 'relevance') {
+        qb = qb.where(sql<boolean>`(${rank}, id) < (${after.key}::real, ${after.id}::uuid)`);
+      }
+      break;
+    }
+  }
+
+  const rows = await (rank === undefined ? qb : qb.select(rank.as('rank'))).limit(limit).execute();
+  return rows.map(toRecord);
+}

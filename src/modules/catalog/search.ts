@@ -1,0 +1,33 @@
+/**
+ * Full-text search queries. The text a visitor types never reaches SQL as syntax: it is cut into
+ * words of letters and digits, and the tsquery is built here from those words alone, then sent
+ * as a parameter to `to_tsquery('english', $1)`. Every operator character (`& | ! ( ) : * ' \`)
+ * is a separator, so no input can make `to_tsquery` fail.
+ */
+
+/** Words beyond this many are ignored. */
+export const MAX_QUERY_TOKENS = 10;
+
+/** The characters that make up words; everything else separates them. */
+const SEPARATORS = /[^\p{L}\p{N}]+/u;
+
+/** The words of a search text, in order: NFKC-normalised, at most `MAX_QUERY_TOKENS`. */
+export function queryTokens(text: string): string[] {
+  return text
+    .normalize('NFKC')
+    .split(SEPARATORS)
+    .filter((token) => token !== '')
+    .slice(0, MAX_QUERY_TOKENS);
+}
+
+/**
+ * A `to_tsquery` text that matches documents containing every word, the last one as a prefix
+ * (`red mu` → `red & mu:*`, so results follow the visitor as they type); null when the text
+ * holds no word at all, which callers answer with an empty result instead of a query.
+ */
+export function toPrefixTsQuery(text: string): string | null {
+  const tokens = queryTokens(text);
+  if (tokens.length === 0) return null;
+  const last = tokens.length - 1;
+  return tokens.map((token, i) => (i === last ? `${token}:*` : token)).join(' & ');
+}

@@ -1,0 +1,110 @@
+/**
+ * /api/auth: sign-up, sign-in, sign-out, current user. Thin: the schema validates, the service
+ * decides, this file maps to HTTP and sets or clears the session cookie.
+ */
+import rateLimit from '@fastify/rate-limit';
+import { Type } from 'typebox';
+import type { ApiApp, ModuleDeps } from '../../http/app.ts';
+import { clearSessionCookie, requireUser, SESSION_COOKIE, setSessionCookie } from '../../http/auth.ts';
+import { problems } from '../../http/schemas.ts';
+import { AppError } from '../../shared/errors.ts';
+import { LoginBody, SignupBody, UserEnvelope, type UserJson } from './users.schema.ts';
+import { createUsersService, type User } from './users.service.ts';
+
+const toJson = (user: User): UserJson => ({
+  id: user.id,
+  email: user.email,
+  name: user.name,
+  role: user.role,
+  createdAt: user.createdAt.toISOString(),
+});
+
+export async function usersRoutes(app: ApiApp, { config, platform }: ModuleDeps): Promise<void> {
+  const users = createUsersService({ config, platform });
+
+  // Per client address, in this process's memory: a first brake on password guessing. The
+  // per-account limit (in the users table) is the one that holds across instances.
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new AppError('RATE_LIMITED', `too many sign-in attempts from this address; retry in ${context.after}`, {
+        retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
+      }),
+  });
+
+  app.post(
+    '/api/auth/signup',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Create a buyer or seller account and sign in',
+        body: SignupBody,
+        response: { 201: UserEnvelope, ...problems(400, 403, 409, 413, 415) },
+      },
+    },
+    async (request, reply) => {
+      const { user, session } = await users.signUp(request.body, await request.session());
+      setSessionCookie(reply, config, session);
+      reply.header('cache-control', 'no-store');
+      return reply.status(201).send({ user: toJson(user) });
+    },
+  );
+
+  app.post(
+    '/api/auth/login',
+    {
+      config: { rateLimit: { max: config.loginRateLimitPerIp, timeWindow: 60_000 } },
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in with email and password',
+        description:
+          'Starts a new session (a new cookie value) and ends the one the request carried. ' +
+          `After ${config.loginMaxFailuresPerAccount} failed attempts on an account, or ` +
+          `${config.loginRateLimitPerIp} attempts a minute from one address, answers 429 with Retry-After.`,
+        body: LoginBody,
+        response: { 200: UserEnvelope, ...problems(400, 401, 403, 413, 415, 429) },
+      },
+    },
+    async (request, reply) => {
+      const { user, session } = await users.logIn(request.body, await request.session());
+      setSessionCookie(reply, config, session);
+      reply.header('cache-control', 'no-store');
+      return { user: toJson(user) };
+    },
+  );
+
+  app.post(
+    '/api/auth/logout',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign out: end this session and clear the cookie (also fine when signed out)',
+        response: { 204: Type.Null({ description: 'Signed out' }), ...problems(403) },
+      },
+    },
+    async (request, reply) => {
+      await users.logOut(request.cookies[SESSION_COOKIE]);
+      clearSessionCookie(reply, config);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/auth/me',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'The signed-in user',
+        security: [{ session: [] }],
+        response: { 200: UserEnvelope, ...problems(401) },
+      },
+    },
+    async (request, reply) => {
+      const actor = await requireUser(request);
+      const user = await users.getUser(actor.userId);
+      if (!user) throw new AppError('UNAUTHENTICATED', 'sign in first: this session has no account');
+      reply.header('cache-control', 'no-store');
+      return { user: toJson(user) };
+    },
+  );
+}

@@ -1,0 +1,100 @@
+/** The HTTP edge every module shares: ids, errors, limits, docs, health. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { BACKENDS } from './support/engines.ts';
+import { startTestApp, type TestApp } from './support/test-app.ts';
+
+for (const backend of BACKENDS) {
+  describe(`HTTP edge on ${backend.name}`, { skip: backend.skip }, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await startTestApp(backend, { BODY_LIMIT_BYTES: '2048' });
+    });
+    after(() => t?.close());
+
+    it('when a request carries x-request-id, then the response echoes it; otherwise one is generated', async () => {
+      const given = await t.app.inject({ url: '/healthz', headers: { 'x-request-id': 'trace-abc.123' } });
+      assert.equal(given.headers['x-request-id'], 'trace-abc.123');
+      const made = await t.app.inject({ url: '/healthz' });
+      assert.match(String(made.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+      const hostile = await t.app.inject({
+        url: '/healthz',
+        headers: { 'x-request-id': 'a b\u0000<script>' },
+      });
+      assert.notEqual(hostile.headers['x-request-id'], 'a b\u0000<script>');
+    });
+
+    it('when the route is unknown, then the answer is a 404 problem with a stable code', async () => {
+      const res = await t.app.inject({ url: '/api/nothing-here?x=1' });
+      assert.equal(res.statusCode, 404);
+      assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
+      const body = res.json();
+      assert.equal(body.code, 'ROUTE_NOT_FOUND');
+      assert.equal(body.status, 404);
+      assert.equal(body.instance, '/api/nothing-here');
+      assert.equal(body.requestId, res.headers['x-request-id']);
+    });
+
+    it('when the body is malformed JSON, over the size limit, or not JSON, then 400, 413 and 415 problems', async () => {
+      const malformed = await t.app.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"email": ',
+      });
+      assert.equal(malformed.statusCode, 400);
+      assert.equal(malformed.json().code, 'MALFORMED_JSON');
+      const big = await t.app.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({ email: 'x@example.com', password: 'p'.repeat(4096) }),
+      });
+      assert.equal(big.statusCode, 413);
+      assert.equal(big.json().code, 'PAYLOAD_TOO_LARGE');
+      const text = await t.app.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        headers: { 'content-type': 'text/plain' },
+        payload: '{"email":"x@example.com","password":"whatever12"}',
+      });
+      assert.equal(text.statusCode, 415);
+      assert.equal(text.json().code, 'UNSUPPORTED_MEDIA_TYPE');
+    });
+
+    it('when /healthz and /readyz are asked, then both are up with migrations applied', async () => {
+      assert.deepEqual((await t.app.inject({ url: '/healthz' })).json(), { status: 'ok' });
+      const ready = await t.app.inject({ url: '/readyz' });
+      assert.equal(ready.statusCode, 200);
+      assert.equal(ready.json().database, backend.name);
+    });
+
+    it('when /openapi.json is fetched, then it is OpenAPI 3.1 and documents every API route', async () => {
+      const res = await t.app.inject({ url: '/openapi.json' });
+      assert.equal(res.statusCode, 200);
+      const doc = res.json();
+      assert.equal(doc.openapi, '3.1.0');
+      for (const [path, method] of [
+        ['/api/auth/signup', 'post'],
+        ['/api/auth/login', 'post'],
+        ['/api/auth/logout', 'post'],
+        ['/api/auth/me', 'get'],
+        ['/api/categories', 'get'],
+        ['/api/products', 'get'],
+        ['/api/products', 'post'],
+        ['/api/products/{id}', 'get'],
+        ['/api/products/{id}', 'patch'],
+        ['/api/products/{id}', 'delete'],
+        ['/healthz', 'get'],
+        ['/readyz', 'get'],
+      ] as const) {
+        const op = doc.paths?.[path]?.[method];
+        assert.ok(op, `${method.toUpperCase()} ${path} is documented`);
+        assert.ok(op.responses && Object.keys(op.responses).length > 0, `${method} ${path} has responses`);
+      }
+      const docs = await t.app.inject({ url: '/docs/' });
+      assert.equal(docs.statusCode, 200);
+      assert.match(docs.body, /swagger/i);
+    });
+  });
+}

@@ -1,0 +1,88 @@
+/** The web entry point as an operator runs it: a real process, real signals. */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+const WEB = new URL('../src/apps/web.ts', import.meta.url).pathname;
+
+function run(env: Record<string, string>): {
+  child: ChildProcess;
+  output: () => string;
+  exit: Promise<number | null>;
+} {
+  const child = spawn(process.execPath, [WEB], {
+    env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d) => {
+    out += d;
+  });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => out, exit };
+}
+
+async function waitForListening(output: () => string, timeoutMs = 30_000): Promise<number> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const m = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(output());
+    if (m) return Number(m[1]);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server did not start:\n${output()}`);
+}
+
+describe('web process', () => {
+  let dataDir: string;
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'bazaar-process-'));
+  });
+  after(() => rm(dataDir, { recursive: true, force: true }));
+
+  it('when settings are bad, then it names each in one line with an example and exits non-zero', async () => {
+    const p = run({ DATA_DIR: dataDir, PORT: 'eighty', DATABASE_URL: 'mysql://db/x', SESSION_IDLE_TTL: '5' });
+    assert.equal(await p.exit, 1);
+    const lines = p.output().split('\n');
+    assert.ok(lines.some((l) => l.includes('PORT="eighty"') && l.includes('example: PORT=')));
+    assert.ok(lines.some((l) => l.includes('DATABASE_URL="mysql://db/x"') && l.includes('postgres://')));
+    assert.ok(
+      lines.some((l) => l.includes('SESSION_IDLE_TTL="5"') && l.includes('example: SESSION_IDLE_TTL=')),
+    );
+  });
+
+  it('when SIGTERM arrives mid-request, then readiness drops, the request finishes and the exit code is 0', async () => {
+    const p = run({ DATA_DIR: dataDir, PORT: '0', SEED: 'false', SHUTDOWN_GRACE: '5s' });
+    const port = await waitForListening(p.output);
+    // A request in flight: headers and half a body sent, the rest after the signal.
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    let response = '';
+    socket.on('data', (d) => {
+      response += d;
+    });
+    const body = JSON.stringify({ email: 'nobody@example.com', password: 'not-the-password' });
+    socket.write(
+      `POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+    );
+    socket.write(body.slice(0, 10));
+    await new Promise((r) => setTimeout(r, 200));
+    p.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    socket.write(body.slice(10));
+    await new Promise<void>((r) => socket.once('close', () => r()));
+    assert.match(
+      response,
+      /^HTTP\/1\.1 (401|404) /,
+      `the in-flight request got its answer: ${response.slice(0, 80)}`,
+    );
+    assert.equal(await p.exit, 0, p.output());
+    assert.match(p.output(), /shutting down/);
+  });
+});

@@ -1,0 +1,69 @@
+/** The sessions port's contract on the SQL adapter, over PGlite and over PostgreSQL. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
+import { sessionsContract } from '../src/platform/sessions/sessions.contract.ts';
+import { createSqlSessionStore } from '../src/platform/sessions/sql/sql-sessions.ts';
+import { createPgliteSql } from '../src/platform/sql/pglite/pglite-sql.ts';
+import { createPostgresSql } from '../src/platform/sql/postgres/postgres-sql.ts';
+import type { SqlPort } from '../src/platform/sql/sql.ts';
+import { BACKENDS, type Backend } from './support/engines.ts';
+
+const platformMigrations = {
+  domain: 'platform' as const,
+  dir: fileURLToPath(new URL('../migrations/platform/', import.meta.url)),
+};
+
+async function openSql(backend: Backend): Promise<{ port: SqlPort; teardown(): Promise<void> }> {
+  const db = await backend.createDatabase();
+  const port = db.url ? await createPostgresSql({ url: db.url, poolSize: 4 }) : await createPgliteSql();
+  await port.migrate([platformMigrations]);
+  return {
+    port,
+    async teardown() {
+      await port.close();
+      await db.drop();
+    },
+  };
+}
+
+for (const backend of BACKENDS) {
+  sessionsContract({
+    name: `sql on ${backend.name}`,
+    skip: backend.skip,
+    async setup({ ttl, now }) {
+      const { port, teardown } = await openSql(backend);
+      return {
+        store: createSqlSessionStore(port, ttl, { now }),
+        async dump() {
+          const { rows } = await sql<{
+            row: string;
+          }>`select row_to_json(s)::text as row from platform.sessions s`.execute(port.for('platform').write);
+          return rows.map((r) => r.row).join('\n');
+        },
+        teardown,
+      };
+    },
+  });
+
+  describe(`SQL sessions adapter on ${backend.name}`, { skip: backend.skip }, () => {
+    it('when expired sessions are purged, then exactly the expired rows go', async () => {
+      const { port, teardown } = await openSql(backend);
+      try {
+        let t = Date.UTC(2030, 0, 1);
+        const store = createSqlSessionStore(port, { idleMs: 60_000, absoluteMs: 600_000 }, { now: () => t });
+        const old = await store.create({ userId: null });
+        t += 30_000;
+        const young = await store.create({ userId: null });
+        t += 30_000;
+        assert.equal(await store.purgeExpired(), 1);
+        assert.equal(await store.get(old.id), null);
+        assert.ok(await store.get(young.id));
+        assert.equal(await store.purgeExpired(), 0);
+      } finally {
+        await teardown();
+      }
+    });
+  });
+}
