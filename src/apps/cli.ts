@@ -4,7 +4,10 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config.ts';
+import { progressBar } from './progress.ts';
 import { loadConfigOrExit, migrateAll, startPlatform } from './runtime.ts';
+import { DEMO_SEED, seedDemo } from './seed.ts';
+import { DEMO_PASSWORD } from './seed-data.ts';
 
 type Command = Readonly<{
   summary: string;
@@ -13,6 +16,50 @@ type Command = Readonly<{
 }>;
 
 const COMMANDS: Record<string, Command> = {
+  seed: {
+    summary: 'add demo accounts and products up to the given totals (idempotent, resumable)',
+    usage:
+      'bazaar seed [--products N] [--sellers N] [--buyers N]\n\n' +
+      `  --products N  total products wanted (default ${DEMO_SEED.products}); only the missing ones are added\n` +
+      `  --sellers N   demo sellers seller1..N@bazaar.test (default ${DEMO_SEED.sellers})\n` +
+      `  --buyers N    demo buyers buyer1..N@bazaar.test (default ${DEMO_SEED.buyers})\n` +
+      `Every demo account, and admin@bazaar.test, has the password "${DEMO_PASSWORD}".`,
+    async run(args) {
+      const { values } = parseArgs({
+        args,
+        options: { products: { type: 'string' }, sellers: { type: 'string' }, buyers: { type: 'string' } },
+        allowPositionals: false,
+      });
+      const products = count('products', values.products, DEMO_SEED.products, 10_000_000);
+      const sellers = count('sellers', values.sellers, DEMO_SEED.sellers, 100_000);
+      const buyers = count('buyers', values.buyers, DEMO_SEED.buyers, 1_000_000);
+      const config = loadConfigOrExit();
+      const platform = await startPlatform(config, { processName: 'cli' });
+      try {
+        if (config.migrateOnStart) await migrateAll(platform, (line) => console.log(`  ${line}`));
+        let bar: ReturnType<typeof progressBar> | undefined;
+        const started = performance.now();
+        const report = await seedDemo(platform, config, {
+          products,
+          sellers,
+          buyers,
+          onProgress: (done, total) => {
+            bar ??= progressBar('products', total);
+            bar.tick(done);
+          },
+        });
+        bar?.finish();
+        const seconds = (performance.now() - started) / 1000;
+        console.log(
+          `seeded: ${report.sellers} sellers, ${report.buyers} buyers, ${report.productsAdded} products added ` +
+            `(${report.productsTotal} in the catalog) in ${seconds.toFixed(1)}s` +
+            (report.productsAdded > 0 ? `, ${Math.round(report.productsAdded / seconds)} products/s` : ''),
+        );
+      } finally {
+        await platform.close();
+      }
+    },
+  },
   migrate: {
     summary: 'apply every pending database migration (safe to run from several processes at once)',
     usage: 'bazaar migrate',
@@ -31,6 +78,16 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+function count(name: string, raw: string | undefined, fallback: number, max: number): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) > max) {
+    throw new UsageError(`--${name} must be a whole number from 0 to ${max}, not "${raw}"`);
+  }
+  return Number(raw);
+}
+
+class UsageError extends Error {}
 
 function redact(url: string): string {
   const u = new URL(url);
@@ -71,7 +128,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) console.error(`bazaar: ${err.message}`);
-    else if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
+    else if (err instanceof UsageError) {
+      console.error(`bazaar ${name}: ${err.message}\nusage: ${command.usage}`);
+      return 2;
+    } else if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
       console.error(`bazaar ${name}: ${err.message}\nusage: ${command.usage}`);
       return 2;
     } else console.error(`bazaar ${name}: ${(err as Error).message}`);

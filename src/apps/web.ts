@@ -6,6 +6,7 @@
 import { buildApp } from '../http/app.ts';
 import { MODULES } from './modules.ts';
 import { loadConfigOrExit, migrateAll, startPlatform } from './runtime.ts';
+import { DEMO_SEED, seedDemo } from './seed.ts';
 
 const config = loadConfigOrExit();
 const platform = await startPlatform(config, { processName: 'web' });
@@ -14,6 +15,16 @@ const { app, markNotReady } = await buildApp({ config, platform, modules: MODULE
 if (config.migrateOnStart) {
   const applied = await migrateAll(platform, (line) => app.log.info(line));
   app.log.info({ applied }, 'database schema is current');
+}
+
+if (config.seed) {
+  const report = await seedDemo(platform, config, DEMO_SEED);
+  if (report.productsAdded > 0) {
+    app.log.info(
+      report,
+      'seeded demo data: sign in as seller1@bazaar.test or buyer1@bazaar.test (see README)',
+    );
+  }
 }
 
 let stopping = false;

@@ -58,6 +58,8 @@ export interface CatalogService {
    * does, then inserts all in one transaction, in batches. Returns how many rows were inserted.
    */
   insertProducts(rows: readonly ProductSeed[]): Promise<number>;
+  /** How many products exist, drafts included (seeding decides from it how many to add). */
+  countProducts(): Promise<number>;
 }
 
 export type CatalogServiceOptions = Readonly<{ now?: () => Date }>;
@@ -187,6 +189,14 @@ export function createCatalogService(
         mayChange(user, existing, id);
         await repo.deleteProduct(trx, id);
       });
+    },
+
+    async countProducts() {
+      const row = await db.write
+        .selectFrom('products')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
     },
 
     async insertProducts(seeds) {
