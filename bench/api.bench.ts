@@ -97,7 +97,7 @@ async function measureApp(label: string, env: Record<string, string>): Promise<L
   const server = await startNode(
     ['src/apps/web.ts'],
     { ...env, PORT: String(port), LOG_LEVEL: 'warn', SEED: 'false', MIGRATE_ON_START: 'false' },
-    /./,
+    null,
   );
   const base = `http://127.0.0.1:${port}`;
   try {

@@ -24,7 +24,8 @@ export type Child = { process: ChildProcess; stop(): Promise<void>; output(): st
 export async function startNode(
   args: string[],
   env: Record<string, string>,
-  ready: RegExp,
+  /** Output that means "ready"; null resolves at once (the caller polls the server itself). */
+  ready: RegExp | null,
   timeoutMs = 120_000,
 ): Promise<Child & { match: RegExpExecArray }> {
   const child = spawn(process.execPath, args, {
@@ -44,7 +45,7 @@ export async function startNode(
       timeoutMs,
     );
     const check = () => {
-      const m = ready.exec(out);
+      const m = ready ? ready.exec(out) : (/^/.exec('') as RegExpExecArray);
       if (m) {
         clearTimeout(timer);
         resolve(m);
@@ -52,6 +53,7 @@ export async function startNode(
     };
     child.stdout!.on('data', check);
     child.stderr!.on('data', check);
+    if (!ready) check();
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${args.join(' ')} exited with ${code}:\n${out}`));

@@ -98,10 +98,16 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   // bodies are refused (415) before any handler runs.
   app.removeContentTypeParser(['text/plain']);
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     reply.header('x-content-type-options', 'nosniff');
-    if (UNSAFE.has(request.method)) rejectCrossSite(request, config);
+    if (!UNSAFE.has(request.method)) return done();
+    try {
+      rejectCrossSite(request, config);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
   });
 
   app.setErrorHandler((error, _request, reply) => sendProblem(reply, error));

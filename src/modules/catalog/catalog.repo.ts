@@ -4,6 +4,7 @@
  * resolve in the `catalog` schema through the domain handle.
  */
 import { type Kysely, type Selectable, sql } from 'kysely';
+import { precompiled } from '../../platform/sql/precompiled.ts';
 import type { Product, Sort } from './catalog.schema.ts';
 import type { CatalogDb, CategoriesTable, ProductAttributes, ProductStatus } from './catalog.tables.ts';
 import type { SortKey } from './cursor.ts';
@@ -92,13 +93,21 @@ export async function categoryTops(db: Db): Promise<Map<string, string>> {
 }
 
 /** The product with this id, any status; `lock` takes a row lock for the enclosing transaction. */
+// The product page is the hottest read: compiled once per handle.
+const productById = precompiled(
+  (db: Db, id: string) => db.selectFrom('products').select(PRODUCT_COLUMNS).where('id', '=', id),
+  ['00000000-0000-0000-0000-000000000000'] as [string],
+);
+
 export async function findProduct(db: Db, id: string, lock = false): Promise<ProductRecord | undefined> {
-  const row = await db
-    .selectFrom('products')
-    .select(PRODUCT_COLUMNS)
-    .where('id', '=', id)
-    .$if(lock, (qb) => qb.forUpdate())
-    .executeTakeFirst();
+  const row = lock
+    ? await db
+        .selectFrom('products')
+        .select(PRODUCT_COLUMNS)
+        .where('id', '=', id)
+        .forUpdate()
+        .executeTakeFirst()
+    : (await productById(db, id))[0];
   return row ? toRecord(row) : undefined;
 }
 
