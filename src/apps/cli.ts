@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config.ts';
+import { JOBS_USAGE, JobsUsageError, parseJobsArgs, runJobsRequest } from './jobs-cli.ts';
 import { progressBar } from './progress.ts';
 import { loadConfigOrExit, migrateAll, startPlatform } from './runtime.ts';
 import { DEMO_SEED, seedDemo } from './seed.ts';
@@ -55,6 +56,25 @@ const COMMANDS: Record<string, Command> = {
             `(${report.productsTotal} in the catalog) in ${seconds.toFixed(1)}s` +
             (report.productsAdded > 0 ? `, ${Math.round(report.productsAdded / seconds)} products/s` : ''),
         );
+      } finally {
+        await platform.close();
+      }
+    },
+  },
+  jobs: {
+    summary: 'list background jobs, show failed ones (dead letters) and retry them',
+    usage: JOBS_USAGE,
+    async run(args) {
+      let request: ReturnType<typeof parseJobsArgs>;
+      try {
+        request = parseJobsArgs(args);
+      } catch (err) {
+        throw err instanceof JobsUsageError ? new UsageError(err.message) : err;
+      }
+      const config = loadConfigOrExit();
+      const platform = await startPlatform(config, { processName: 'cli' });
+      try {
+        await runJobsRequest(platform.jobs, request, (text) => console.log(text));
       } finally {
         await platform.close();
       }

@@ -1,7 +1,11 @@
 /** Every module the web process serves, in dependency order (migrations run in this order). */
 import { fileURLToPath } from 'node:url';
 import type { WebModule } from '../http/app.ts';
+import { analyticsModule } from '../modules/analytics/index.ts';
+import { cartModule } from '../modules/cart/index.ts';
 import { catalogModule } from '../modules/catalog/index.ts';
+import { notificationsModule } from '../modules/notifications/index.ts';
+import { ordersModule } from '../modules/orders/index.ts';
 import { usersModule } from '../modules/users/index.ts';
 
 /** Platform tables (SQL sessions, later kv and stream) are migrated like a module's. */
@@ -13,4 +17,12 @@ export const platformTables: WebModule = {
   },
 };
 
-export const MODULES: readonly WebModule[] = [platformTables, usersModule, catalogModule];
+export const MODULES: readonly WebModule[] = [
+  platformTables,
+  usersModule,
+  catalogModule,
+  cartModule,
+  ordersModule,
+  analyticsModule,
+  notificationsModule,
+];

@@ -1,12 +1,14 @@
 /**
  * Web entry point: `npm start`. Serves the API (and, in solo, runs migrations and seeds demo
- * data on an empty database). On SIGTERM/SIGINT: readiness turns false, the listener stops
- * taking connections, in-flight requests get SHUTDOWN_GRACE to finish, pools close, exit 0.
+ * data on an empty database, and runs the worker in-process: RUN_WORKER_IN_WEB). On
+ * SIGTERM/SIGINT: readiness turns false, the listener stops taking connections, in-flight
+ * requests and jobs get SHUTDOWN_GRACE to finish, pools close, exit 0.
  */
 import { buildApp } from '../http/app.ts';
 import { MODULES } from './modules.ts';
 import { loadConfigOrExit, migrateAll, startPlatform } from './runtime.ts';
 import { DEMO_SEED, seedDemo } from './seed.ts';
+import { type RunningWorker, startWorker } from './worker-runtime.ts';
 
 const config = loadConfigOrExit();
 const platform = await startPlatform(config, { processName: 'web' });
@@ -27,6 +29,11 @@ if (config.seed) {
   }
 }
 
+// In solo the web process is also the worker (one process owns the PGlite data directory).
+const worker: RunningWorker | undefined = config.runWorkerInWeb
+  ? await startWorker({ config, platform, modules: MODULES, log: app.log })
+  : undefined;
+
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
@@ -39,7 +46,7 @@ async function shutdown(signal: string): Promise<void> {
   }, config.shutdownGraceMs);
   force.unref();
   try {
-    await app.close();
+    await Promise.all([app.close(), worker?.stop({ graceMs: config.shutdownGraceMs })]);
     await platform.close();
     app.log.info('stopped');
     process.exit(0);

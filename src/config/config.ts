@@ -18,6 +18,8 @@ export type Config = Readonly<{
   seed: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   sessionStore: 'sql';
+  /** Where the kv port keeps carts, counters and leaderboards: `sql` tables in the `platform` schema. */
+  kvStore: 'sql';
   sessionIdleTtlMs: number;
   sessionAbsoluteTtlMs: number;
   cookieSecure: 'auto' | 'always' | 'never';
@@ -28,6 +30,18 @@ export type Config = Readonly<{
   loginRateLimitPerIp: number;
   loginMaxFailuresPerAccount: number;
   loginFailureWindowMs: number;
+  /** Retries of a failed job before it stays `failed` (the dead letter): at most this + 1 runs. */
+  jobsRetryLimit: number;
+  /** A job running longer than this is presumed dead (its worker was killed) and run again. */
+  jobsLeaseMs: number;
+  /** How often idle workers look for jobs and for retries that came due. */
+  jobsPollIntervalMs: number;
+  /** Whether the web process also runs the worker (consumers, jobs, outbox relay). */
+  runWorkerInWeb: boolean;
+  mailTransport: 'file' | 'smtp';
+  /** `smtp://user:pass@host:587` or `smtps://…`; required when mailTransport is smtp. */
+  smtpUrl: string | undefined;
+  mailFrom: string;
 }>;
 
 export class ConfigError extends Error {
@@ -107,6 +121,28 @@ const origins: Parser<string[]> = (raw) =>
       }
     });
 
+const smtpUrl: Parser<string> = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new Invalid('is not a URL');
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
+    throw new Invalid(`has protocol "${url.protocol}" but must start with smtp:// or smtps://`);
+  }
+  if (!url.hostname) throw new Invalid('names no host');
+  return raw.trim();
+};
+
+const mailbox: Parser<string> = (raw) => {
+  const m = /^\s*(?:[^<>\r\n]*<([^<>\s]+)>|([^<>\s]+))\s*$/.exec(raw);
+  if (!m || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(m[1] ?? m[2] ?? '')) {
+    throw new Invalid('is not an address such as "Bazaar <no-reply@example.com>"');
+  }
+  return raw.trim();
+};
+
 const text: Parser<string> = (raw) => {
   if (raw.trim() === '') throw new Invalid('is empty');
   return raw.trim();
@@ -122,7 +158,8 @@ export function loadConfig(env: Env = readEnv()): Config {
       return parse(raw);
     } catch (err) {
       const why = err instanceof Invalid ? err.message : String(err);
-      problems.push(`${name}=${JSON.stringify(raw)} ${why} (example: ${name}=${example})`);
+      const shown = raw.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@'); // never echo a password
+      problems.push(`${name}=${JSON.stringify(shown)} ${why} (example: ${name}=${example})`);
       return fallback;
     }
   }
@@ -149,6 +186,7 @@ export function loadConfig(env: Env = readEnv()): Config {
       'info',
     ),
     sessionStore: get('SESSION_STORE', oneOf('sql'), 'sql', 'sql'),
+    kvStore: get('KV_STORE', oneOf('sql'), 'sql', 'sql'),
     sessionIdleTtlMs: get('SESSION_IDLE_TTL', duration(60_000, 90 * 86_400_000), 2 * 86_400_000, '2d'),
     sessionAbsoluteTtlMs: get(
       'SESSION_ABSOLUTE_TTL',
@@ -164,7 +202,19 @@ export function loadConfig(env: Env = readEnv()): Config {
     loginRateLimitPerIp: get('LOGIN_RATE_LIMIT_PER_IP', int(1, 100_000), 30, '30'),
     loginMaxFailuresPerAccount: get('LOGIN_MAX_FAILURES_PER_ACCOUNT', int(1, 1000), 5, '5'),
     loginFailureWindowMs: get('LOGIN_FAILURE_WINDOW', duration(1000, 86_400_000), 15 * 60_000, '15m'),
+    jobsRetryLimit: get('JOBS_RETRY_LIMIT', int(0, 100), 5, '5'),
+    jobsLeaseMs: get('JOBS_LEASE', duration(1000, 86_400_000), 5 * 60_000, '5m'),
+    jobsPollIntervalMs: get('JOBS_POLL_INTERVAL', duration(500, 60_000), 1000, '1s'),
+    runWorkerInWeb: get('RUN_WORKER_IN_WEB', bool, embedded, 'false'),
+    mailTransport: get('MAIL_TRANSPORT', oneOf('file', 'smtp'), 'file', 'smtp'),
+    smtpUrl: get<string | undefined>('SMTP_URL', smtpUrl, undefined, 'smtp://user:pass@smtp.example.com:587'),
+    mailFrom: get('MAIL_FROM', mailbox, 'Bazaar <no-reply@bazaar.test>', '"Bazaar <no-reply@example.com>"'),
   };
+  if (config.mailTransport === 'smtp' && config.smtpUrl === undefined) {
+    problems.push(
+      'SMTP_URL is required when MAIL_TRANSPORT=smtp (example: SMTP_URL=smtp://user:pass@smtp.example.com:587)',
+    );
+  }
   if (config.sessionAbsoluteTtlMs < config.sessionIdleTtlMs) {
     problems.push(
       `SESSION_ABSOLUTE_TTL must not be shorter than SESSION_IDLE_TTL (example: SESSION_IDLE_TTL=2d SESSION_ABSOLUTE_TTL=30d)`,

@@ -18,6 +18,7 @@ import Fastify, {
 } from 'fastify';
 import { Type } from 'typebox';
 import type { Config } from '../config/config.ts';
+import type { Consumer } from '../platform/events/events.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { MigrationSet } from '../platform/sql/sql.ts';
 import { AppError } from '../shared/errors.ts';
@@ -39,6 +40,8 @@ export type WebModule = Readonly<{
   name: string;
   migrations: MigrationSet;
   routes?: (app: ApiApp, deps: ModuleDeps) => void | Promise<void>;
+  /** The module's event consumers; the worker subscribes them (docs/architecture.md, Events and jobs). */
+  consumers?: (deps: ModuleDeps) => readonly Consumer[];
 }>;
 
 export type ModuleDeps = Readonly<{ config: Config; platform: Platform }>;

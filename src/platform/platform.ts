@@ -2,16 +2,41 @@
  * The only place where adapters are chosen, once, from typed configuration. Everything else
  * receives the ports it needs.
  */
+import { join } from 'node:path';
+import pino from 'pino';
 import type { Config } from '../config/config.ts';
+import type { EventsPort } from './events/events.ts';
+import { createJobsEvents } from './events/jobs/jobs-events.ts';
+import type { JobsPort } from './jobs/jobs.ts';
+import { createPgBossJobs } from './jobs/pgboss/pgboss-jobs.ts';
+import type { Kv } from './kv/kv.ts';
+import { createSqlKv } from './kv/sql/sql-kv.ts';
+import { createFileMailer } from './mail/file/file-mailer.ts';
+import type { Mailer } from './mail/mail.ts';
+import { createSmtpMailer } from './mail/smtp/smtp-mailer.ts';
 import type { SessionStore } from './sessions/sessions.ts';
 import { createSqlSessionStore } from './sessions/sql/sql-sessions.ts';
-import { createPgliteSql } from './sql/pglite/pglite-sql.ts';
+import { openPglite } from './sql/pglite/pglite-sql.ts';
 import { createPostgresSql } from './sql/postgres/postgres-sql.ts';
 import type { SqlPort } from './sql/sql.ts';
+import { type BufferedAppender, createBufferedAppender } from './stream/buffered-appender.ts';
+import { createSqlStream } from './stream/sql/sql-stream.ts';
+import type { StreamPort } from './stream/stream.ts';
 
 export type Platform = Readonly<{
   sql: SqlPort;
   sessions: SessionStore;
+  /** Background jobs (pg-boss on this database); started on first use. */
+  jobs: JobsPort;
+  /** Domain events to consumers, on the jobs port. */
+  events: EventsPort;
+  /** Carts, counters, leaderboards (KV_STORE). */
+  kv: Kv;
+  mail: Mailer;
+  /** Append-only clickstream log (SQL table now; Redis Streams, Kinesis later). */
+  stream: StreamPort;
+  /** Batches clickstream appends off the request path; flushed on close. */
+  clickstream: BufferedAppender;
   /** Closes every adapter; idempotent. */
   close(): Promise<void>;
 }>;
@@ -24,18 +49,72 @@ export type PlatformOptions = Readonly<{
 }>;
 
 export async function createPlatform(config: Config, options: PlatformOptions = {}): Promise<Platform> {
-  const sql = config.databaseUrl
+  const embedded = config.databaseUrl
+    ? undefined
+    : await openPglite({ dataDir: options.inMemory ? undefined : config.dataDir });
+  const sql = !embedded
     ? await createPostgresSql({
-        url: config.databaseUrl,
+        url: config.databaseUrl!,
         poolSize: config.databasePoolSize,
         applicationName: `bazaar-${options.processName ?? 'web'}`,
       })
-    : await createPgliteSql({ dataDir: options.inMemory ? undefined : config.dataDir });
+    : embedded.sql;
 
   const sessions = createSqlSessionStore(sql, {
     idleMs: config.sessionIdleTtlMs,
     absoluteMs: config.sessionAbsoluteTtlMs,
   });
 
-  return Object.freeze({ sql, sessions, close: () => sql.close() });
+  // config.kvStore is 'sql', the only choice until the Redis adapter arrives.
+  const kv: Kv = createSqlKv(sql);
+
+  const mailLog = pino({ level: config.logLevel }).child({ component: 'mail' });
+  const mail =
+    config.mailTransport === 'smtp'
+      ? createSmtpMailer({ url: config.smtpUrl!, from: config.mailFrom })
+      : createFileMailer({
+          dir: join(config.dataDir, 'mail'),
+          from: config.mailFrom,
+          log: (fields, msg) => mailLog.info(fields, msg),
+        });
+
+  const stream = createSqlStream(sql);
+  const streamLog = pino({ level: config.logLevel }).child({ component: 'clickstream' });
+  const clickstream = createBufferedAppender(stream, {
+    onError: (err) => streamLog.warn({ err }, 'clickstream batch dropped'),
+  });
+
+  const jobsLog = pino({ level: config.logLevel }).child({ component: 'jobs' });
+  const jobs = createPgBossJobs({
+    connection: embedded
+      ? { kind: 'pglite', pglite: embedded.pglite, primary: embedded.primary }
+      : {
+          kind: 'postgres',
+          url: config.databaseUrl!,
+          poolSize: config.databasePoolSize,
+          applicationName: `bazaar-${options.processName ?? 'web'}-jobs`,
+        },
+    retryLimit: config.jobsRetryLimit,
+    leaseSeconds: Math.ceil(config.jobsLeaseMs / 1000),
+    pollIntervalMs: config.jobsPollIntervalMs,
+    onError: (err) => jobsLog.error({ err }, 'jobs: background error'),
+  });
+  const events = createJobsEvents({ jobs, sql });
+
+  return Object.freeze({
+    sql,
+    jobs,
+    events,
+    stream,
+    clickstream,
+    sessions,
+    kv,
+    mail,
+    close: async () => {
+      await clickstream.close();
+      await mail.close();
+      await jobs.stop();
+      await sql.close();
+    },
+  });
 }

@@ -6,7 +6,14 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { precompiled } from '../../platform/sql/precompiled.ts';
 import type { Product, Sort } from './catalog.schema.ts';
-import type { CatalogDb, CategoriesTable, ProductAttributes, ProductStatus } from './catalog.tables.ts';
+import type {
+  CatalogDb,
+  CategoriesTable,
+  ProductAttributes,
+  ProductStatus,
+  ReservationState,
+  ReservedLineRow,
+} from './catalog.tables.ts';
 import type { SortKey } from './cursor.ts';
 
 export type Db = Kysely<CatalogDb>;
@@ -109,6 +116,13 @@ export async function findProduct(db: Db, id: string, lock = false): Promise<Pro
         .executeTakeFirst()
     : (await productById(db, id))[0];
   return row ? toRecord(row) : undefined;
+}
+
+/** The products with these ids, any status, in no order; ids must be UUIDs. */
+export async function findProducts(db: Db, ids: readonly string[]): Promise<ProductRecord[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.selectFrom('products').select(PRODUCT_COLUMNS).where('id', 'in', ids).execute();
+  return rows.map(toRecord);
 }
 
 export type ProductValues = {
@@ -271,4 +285,100 @@ export async function listProducts(
 
   const rows = await (rank === undefined ? qb : qb.select(rank.as('rank'))).limit(limit).execute();
   return rows.map(toRecord);
+}
+
+/** What a stock reservation needs of a product, locked for the enclosing transaction. */
+export type StockRow = {
+  id: string;
+  seller_id: string;
+  title: string;
+  price_minor: number;
+  currency: string;
+  stock: number;
+  status: ProductStatus;
+};
+
+/** Locks the given products in id order (a consistent order, so two reservations never deadlock). */
+export function lockProductsForStock(db: Db, ids: readonly string[]): Promise<StockRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('products')
+    .select(['id', 'seller_id', 'title', 'price_minor', 'currency', 'stock', 'status'])
+    .where('id', 'in', [...ids])
+    .orderBy('id')
+    .forUpdate()
+    .execute();
+}
+
+/** Takes `quantity` units of a published product; false when it is gone, unpublished or short. */
+export async function takeStock(db: Db, id: string, quantity: number, at: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('products')
+    .set({ stock: sql`stock - ${quantity}`, updated_at: at })
+    .where('id', '=', id)
+    .where('status', '=', 'published')
+    .where('stock', '>=', quantity)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Puts units back (capped at the catalog's stock limit); a deleted product takes nothing back. */
+export async function returnStock(db: Db, id: string, quantity: number, at: Date): Promise<void> {
+  await db
+    .updateTable('products')
+    .set({ stock: sql`least(stock + ${quantity}, 1000000)`, updated_at: at })
+    .where('id', '=', id)
+    .execute();
+}
+
+export type ReservationRecord = Readonly<{
+  id: string;
+  state: ReservationState;
+  lines: ReservedLineRow[];
+}>;
+
+/** Inserts a reservation unless one with this id exists; true when this call inserted it. */
+export async function insertReservation(
+  db: Db,
+  id: string,
+  state: ReservationState,
+  at: Date,
+): Promise<boolean> {
+  const row = await db
+    .insertInto('stock_reservations')
+    .values({ id, state, lines: '[]', created_at: at, updated_at: at })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function findReservation(
+  db: Db,
+  id: string,
+  lock = false,
+): Promise<ReservationRecord | undefined> {
+  return db
+    .selectFrom('stock_reservations')
+    .select(['id', 'state', 'lines'])
+    .where('id', '=', id)
+    .$if(lock, (q) => q.forUpdate())
+    .executeTakeFirst();
+}
+
+export async function setReservation(
+  db: Db,
+  id: string,
+  changes: { state: ReservationState; lines?: ReservedLineRow[] },
+  at: Date,
+): Promise<void> {
+  await db
+    .updateTable('stock_reservations')
+    .set({
+      state: changes.state,
+      ...(changes.lines !== undefined ? { lines: JSON.stringify(changes.lines) } : {}),
+      updated_at: at,
+    })
+    .where('id', '=', id)
+    .execute();
 }

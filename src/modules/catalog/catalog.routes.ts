@@ -6,6 +6,7 @@ import { Type } from 'typebox';
 import type { ApiApp } from '../../http/app.ts';
 import { currentActor } from '../../http/auth.ts';
 import { IdParams, problems } from '../../http/schemas.ts';
+import { visitorId } from '../../http/visitor.ts';
 import {
   CategoryTreeSchema,
   ProductCreateBody,
@@ -20,7 +21,13 @@ import type { CatalogService } from './catalog.service.ts';
 const tags = ['catalog'];
 const session = [{ session: [] }];
 
-export function catalogRoutes(app: ApiApp, catalog: CatalogService): void {
+/** Where the catalog's clickstream goes (the analytics module reads it): never waits, never throws. */
+export type Clicks = { add(stream: string, record: Record<string, unknown>): void };
+
+/** The clickstream the catalog writes: product views, category listings and searches. */
+export const CLICKSTREAM = 'clickstream';
+
+export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clicks): void {
   app.get(
     '/api/categories',
     {
@@ -46,7 +53,16 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService): void {
         response: { 200: ProductPageSchema, ...problems(400, 404) },
       },
     },
-    (request) => catalog.listProducts(request.query),
+    async (request) => {
+      const page = await catalog.listProducts(request.query);
+      const { q, category, cursor } = request.query;
+      if (!cursor && (q?.trim() || category)) {
+        const visitor = visitorId(request);
+        if (q?.trim()) clicks.add(CLICKSTREAM, { t: 'search', q, results: page.items.length, visitor });
+        if (category) clicks.add(CLICKSTREAM, { t: 'list', category, visitor });
+      }
+      return page;
+    },
   );
 
   app.get(
@@ -59,7 +75,17 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService): void {
         response: { 200: ProductSchema, ...problems(400, 404) },
       },
     },
-    async (request) => catalog.getProduct(await currentActor(request), request.params.id),
+    async (request) => {
+      const product = await catalog.getProduct(await currentActor(request), request.params.id);
+      clicks.add(CLICKSTREAM, {
+        t: 'view',
+        productId: product.id,
+        sellerId: product.sellerId,
+        categoryId: product.categoryId,
+        visitor: visitorId(request),
+      });
+      return product;
+    },
   );
 
   app.post(

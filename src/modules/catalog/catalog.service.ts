@@ -8,8 +8,10 @@
  * latest write, use `write`. Each write is one transaction of this domain, so an outbox row can
  * join it later.
  */
+import type { Kysely } from 'kysely';
 import { Compile } from 'typebox/compile';
 import type { Actor } from '../../http/auth.ts';
+import { appendEvents, type NewEvent } from '../../platform/events/outbox.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
 import { AppError, forbidden, invalidInput, notFound } from '../../shared/errors.ts';
 import { isUuid, uuidv7 } from '../../shared/ids.ts';
@@ -26,7 +28,7 @@ import {
   type SellerProductListInput,
   type Sort,
 } from './catalog.schema.ts';
-import type { CatalogDb, ProductAttributes, ProductStatus } from './catalog.tables.ts';
+import type { CatalogDb, ProductAttributes, ProductStatus, ReservedLineRow } from './catalog.tables.ts';
 import { decodeCursor, encodeCursor, type SortKey } from './cursor.ts';
 import { toPrefixTsQuery } from './search.ts';
 
@@ -38,6 +40,31 @@ export type ProductSeed = ProductCreate & {
   createdAt?: Date;
 };
 
+/** One line to reserve: a product and how many units. */
+export type StockLine = Readonly<{ productId: string; quantity: number }>;
+
+/** A reserved line with the price snapshot taken when its stock was held. */
+export type ReservedLine = Readonly<ReservedLineRow>;
+
+/** Why a line could not be reserved: the product is short, or gone / unpublished. */
+export type StockShortage = Readonly<{
+  productId: string;
+  requested: number;
+  /** Units in stock now; 0 for an unavailable product. */
+  available: number;
+  reason: 'out_of_stock' | 'unavailable';
+}>;
+
+export type ReserveResult =
+  | Readonly<{ ok: true; reservationId: string; state: 'held' | 'committed'; lines: ReservedLine[] }>
+  | Readonly<{
+      ok: false;
+      reservationId: string;
+      /** `unavailable` when any line's product is gone or unpublished; `released`: this id was released. */
+      reason: 'out_of_stock' | 'unavailable' | 'released';
+      shortages: StockShortage[];
+    }>;
+
 export interface CatalogService {
   /** The category tree: top levels in display order, each with its children. */
   listCategories(): Promise<CategoryTree>;
@@ -47,6 +74,8 @@ export interface CatalogService {
   listSellerProducts(actor: Actor | null, input: SellerProductListInput): Promise<ProductPage>;
   /** One product; a draft only for its owner or an admin (NOT_FOUND to anyone else). */
   getProduct(actor: Actor | null, id: string): Promise<Product>;
+  /** Published products among `ids` (at most 1000; unknown ids and drafts left out), in no order. Stale-tolerant: read handle. */
+  getProducts(ids: readonly string[]): Promise<Product[]>;
   /** Creates a product for the actor, a seller or admin. UNKNOWN_CATEGORY when the category is not. */
   createProduct(actor: Actor | null, input: ProductCreate): Promise<Product>;
   /** Changes the given fields; owner or admin (FORBIDDEN otherwise; NOT_FOUND for others' drafts). */
@@ -60,6 +89,25 @@ export interface CatalogService {
   insertProducts(rows: readonly ProductSeed[]): Promise<number>;
   /** How many products exist, drafts included (seeding decides from it how many to add). */
   countProducts(): Promise<number>;
+  /**
+   * Holds stock for `lines` under `reservationId` (a UUID chosen by the caller), all or nothing,
+   * in one catalog transaction: products are locked in id order, each line takes its units with
+   * a conditional update (published, enough stock). Idempotent: a repeat with the same id returns
+   * the recorded result (the same snapshot) without taking stock again; a repeat with other lines
+   * is CONFLICT. A failure holds nothing and records nothing, except for an id already released
+   * (`reason: 'released'`). Lines must name distinct products, quantities ≥ 1.
+   */
+  reserveStock(reservationId: string, lines: readonly StockLine[]): Promise<ReserveResult>;
+  /**
+   * Puts a held or committed reservation's stock back, once. Idempotent; an unknown id is
+   * recorded as released, so a reserve arriving late with that id holds nothing. Returns whether
+   * this call put stock back.
+   */
+  releaseStock(reservationId: string): Promise<{ released: boolean }>;
+  /** Marks a held reservation committed (its order exists). Idempotent; returns the state after. */
+  confirmReservation(
+    reservationId: string,
+  ): Promise<{ state: 'held' | 'committed' | 'released' | 'unknown' }>;
 }
 
 export type CatalogServiceOptions = Readonly<{ now?: () => Date }>;
@@ -158,13 +206,23 @@ export function createCatalogService(
       return toProduct(found);
     },
 
+    async getProducts(ids) {
+      if (ids.length > 1000) throw invalidInput('ask for at most 1000 products at once');
+      const wanted = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
+      if (wanted.length === 0) return [];
+      const rows = await repo.findProducts(db.read, wanted);
+      return rows.filter((p) => p.status === 'published').map(toProduct);
+    },
+
     async createProduct(actor, input) {
       const seller = requireSeller(actor);
       const at = now();
       const values = newProductValues(input, { sellerId: seller.userId, createdAt: at });
       return db.write.transaction().execute(async (trx) => {
         const top = await topCategoryOf(trx, values.categoryId);
-        return toProduct(await repo.insertProduct(trx, { ...values, topCategoryId: top }));
+        const product = toProduct(await repo.insertProduct(trx, { ...values, topCategoryId: top }));
+        await appendEvents(asOutbox(trx), productEvents(undefined, product));
+        return product;
       });
     },
 
@@ -178,7 +236,9 @@ export function createCatalogService(
         if (changes.categoryId !== undefined) {
           changes.topCategoryId = await topCategoryOf(trx, changes.categoryId);
         }
-        return toProduct(await repo.updateProduct(trx, id, changes));
+        const product = toProduct(await repo.updateProduct(trx, id, changes));
+        await appendEvents(asOutbox(trx), productEvents(existing, product));
+        return product;
       });
     },
 
@@ -222,7 +282,157 @@ export function createCatalogService(
         return repo.insertProducts(trx, values);
       });
     },
+
+    async reserveStock(reservationId, lines) {
+      const wanted = checkStockLines(reservationId, lines);
+      try {
+        return await db.write.transaction().execute(async (trx) => {
+          const at = now();
+          if (!(await repo.insertReservation(trx, reservationId, 'held', at))) {
+            return recordedReservation(await repo.findReservation(trx, reservationId), reservationId, wanted);
+          }
+          const rows = new Map(
+            (await repo.lockProductsForStock(trx, [...wanted.keys()])).map((r) => [r.id, r]),
+          );
+          const shortages: StockShortage[] = [];
+          for (const [productId, quantity] of wanted) {
+            const row = rows.get(productId);
+            if (row?.status !== 'published') {
+              shortages.push({ productId, requested: quantity, available: 0, reason: 'unavailable' });
+            } else if (row.stock < quantity) {
+              shortages.push({
+                productId,
+                requested: quantity,
+                available: row.stock,
+                reason: 'out_of_stock',
+              });
+            }
+          }
+          if (shortages.length > 0) throw new ReservationRefused(shortages);
+          const reserved: ReservedLine[] = [];
+          for (const [productId, quantity] of wanted) {
+            // Rows are locked and checked; the conditional update still refuses an oversell.
+            if (!(await repo.takeStock(trx, productId, quantity, at))) {
+              throw new Error(`stock of product ${productId} changed under a row lock`);
+            }
+            const row = rows.get(productId)!;
+            reserved.push({
+              productId,
+              quantity,
+              sellerId: row.seller_id,
+              title: row.title,
+              priceMinor: row.price_minor,
+              currency: row.currency,
+            });
+          }
+          await repo.setReservation(trx, reservationId, { state: 'held', lines: reserved }, at);
+          return { ok: true as const, reservationId, state: 'held' as const, lines: reserved };
+        });
+      } catch (err) {
+        if (!(err instanceof ReservationRefused)) throw err;
+        const reason = err.shortages.some((s) => s.reason === 'unavailable') ? 'unavailable' : 'out_of_stock';
+        return { ok: false, reservationId, reason, shortages: err.shortages };
+      }
+    },
+
+    async releaseStock(reservationId) {
+      if (!isUuid(reservationId)) throw invalidInput('reservationId must be a UUID');
+      return db.write.transaction().execute(async (trx) => {
+        const at = now();
+        // A tombstone for an unknown id: a reserve still in flight with this id waits on the key
+        // and then finds it released.
+        if (await repo.insertReservation(trx, reservationId, 'released', at)) return { released: false };
+        const found = await repo.findReservation(trx, reservationId, true);
+        if (!found || found.state === 'released') return { released: false };
+        const lines = [...found.lines].sort((a, b) => (a.productId < b.productId ? -1 : 1));
+        for (const line of lines) await repo.returnStock(trx, line.productId, line.quantity, at);
+        await repo.setReservation(trx, reservationId, { state: 'released' }, at);
+        return { released: true };
+      });
+    },
+
+    async confirmReservation(reservationId) {
+      if (!isUuid(reservationId)) throw invalidInput('reservationId must be a UUID');
+      return db.write.transaction().execute(async (trx) => {
+        const found = await repo.findReservation(trx, reservationId, true);
+        if (!found) return { state: 'unknown' as const };
+        if (found.state !== 'held') return { state: found.state };
+        await repo.setReservation(trx, reservationId, { state: 'committed' }, now());
+        return { state: 'committed' as const };
+      });
+    },
   };
+}
+
+/** Rolls a reservation's transaction back and carries why to the caller. */
+class ReservationRefused extends Error {
+  readonly shortages: StockShortage[];
+  constructor(shortages: StockShortage[]) {
+    super('stock reservation refused');
+    this.shortages = shortages;
+  }
+}
+
+/** productId → quantity, after checking the input; distinct products in id order. */
+function checkStockLines(reservationId: string, lines: readonly StockLine[]): Map<string, number> {
+  if (!isUuid(reservationId)) throw invalidInput('reservationId must be a UUID');
+  if (lines.length === 0) throw invalidInput('a reservation needs at least one line');
+  const wanted = new Map<string, number>();
+  for (const line of lines) {
+    const id = line.productId.toLowerCase();
+    if (!isUuid(id)) throw invalidInput(`product id ${line.productId} is not a UUID`);
+    if (!Number.isInteger(line.quantity) || line.quantity < 1 || line.quantity > LIMITS.stockMax) {
+      throw invalidInput(`quantity of product ${id} must be a whole number from 1 to ${LIMITS.stockMax}`);
+    }
+    if (wanted.has(id)) throw invalidInput(`product ${id} appears on two lines`);
+    wanted.set(id, line.quantity);
+  }
+  return new Map([...wanted].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** The answer to a repeated reserve: what was recorded, if the lines are the same. */
+function recordedReservation(
+  found: repo.ReservationRecord | undefined,
+  reservationId: string,
+  wanted: Map<string, number>,
+): ReserveResult {
+  if (!found) throw new Error(`reservation ${reservationId} vanished`);
+  if (found.state === 'released') return { ok: false, reservationId, reason: 'released', shortages: [] };
+  const same =
+    found.lines.length === wanted.size && found.lines.every((l) => wanted.get(l.productId) === l.quantity);
+  if (!same) {
+    throw new AppError('CONFLICT', `reservation ${reservationId} already holds other lines`);
+  }
+  return { ok: true, reservationId, state: found.state, lines: found.lines };
+}
+
+/** The outbox of the catalog handle (or transaction) given. */
+const asOutbox = (db: repo.Db): Kysely<unknown> => db as unknown as Kysely<unknown>;
+
+/**
+ * `product.published` when a product becomes published (created so, or its status changed to
+ * published); `product.updated` for any other change of a product that was or is published
+ * (unpublishing included: the payload's status says so). Drafts emit nothing.
+ */
+function productEvents(before: { status: ProductStatus } | undefined, after: Product): NewEvent[] {
+  const wasPublished = before?.status === 'published';
+  if (!wasPublished && after.status !== 'published') return [];
+  const type = wasPublished ? 'product.updated' : 'product.published';
+  return [
+    {
+      type,
+      key: after.id,
+      payload: {
+        productId: after.id,
+        sellerId: after.sellerId,
+        categoryId: after.categoryId,
+        title: after.title,
+        priceMinor: after.priceMinor,
+        currency: after.currency,
+        status: after.status,
+      },
+    },
+  ];
 }
 
 function requireUser(actor: Actor | null): Actor {

@@ -1,5 +1,6 @@
 /** The catalog schema's tables as Kysely sees them (migrations/catalog/ is the source of truth). */
 import type { ColumnType, GeneratedAlways } from 'kysely';
+import type { OutboxTable } from '../../platform/events/outbox.ts';
 
 export type ProductStatus = 'draft' | 'published';
 
@@ -33,7 +34,29 @@ export type ProductsTable = {
   search: GeneratedAlways<string>;
 };
 
-export type CatalogDb = {
+export type ReservationState = 'held' | 'committed' | 'released';
+
+/** A reserved line with the price snapshot taken when the stock was held. */
+export type ReservedLineRow = {
+  productId: string;
+  quantity: number;
+  sellerId: string;
+  title: string;
+  priceMinor: number;
+  currency: string;
+};
+
+export type StockReservationsTable = {
+  id: string;
+  state: ReservationState;
+  /** Written as a JSON text, read as an array. */
+  lines: ColumnType<ReservedLineRow[], string, string>;
+  created_at: ColumnType<Date, Date, never>;
+  updated_at: ColumnType<Date, Date, Date>;
+};
+
+export type CatalogDb = OutboxTable & {
   categories: CategoriesTable;
   products: ProductsTable;
+  stock_reservations: StockReservationsTable;
 };

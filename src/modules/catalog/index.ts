@@ -10,7 +10,7 @@ export const catalogModule: WebModule = {
     domain: 'catalog',
     dir: fileURLToPath(new URL('../../../migrations/catalog/', import.meta.url)),
   },
-  routes: (app, { platform }) => catalogRoutes(app, createCatalogService(platform)),
+  routes: (app, { platform }) => catalogRoutes(app, createCatalogService(platform), platform.clickstream),
 };
 
 export type {
@@ -26,5 +26,9 @@ export {
   type CatalogServiceOptions,
   createCatalogService,
   type ProductSeed,
+  type ReservedLine,
+  type ReserveResult,
+  type StockLine,
+  type StockShortage,
 } from './catalog.service.ts';
 export type { ProductAttributes, ProductStatus } from './catalog.tables.ts';

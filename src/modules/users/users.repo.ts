@@ -3,7 +3,9 @@
  * Everything here reads from the primary: sign-in must see the latest throttle counters, and a
  * user who just signed up must find their own account.
  */
+import type { Kysely } from 'kysely';
 import type { Role } from '../../http/auth.ts';
+import { appendEvents } from '../../platform/events/outbox.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
 import type { UserRow, UsersDb } from './users.tables.ts';
 
@@ -25,8 +27,8 @@ export function createUsersRepo(sql: SqlPort) {
 
   return {
     /**
-     * Inserts a user in one transaction (the place for the outbox row later). Returns null when
-     * the email is taken, also when a concurrent sign-up with the same email won the race.
+     * Inserts a user and its `user.registered` outbox event in one transaction. Returns null,
+     * writing nothing, when the email is taken, also when a concurrent sign-up won the race.
      */
     async insert(user: NewUserRow): Promise<UserRow | null> {
       return db.transaction().execute(async (trx) => {
@@ -44,7 +46,15 @@ export function createUsersRepo(sql: SqlPort) {
           .onConflict((oc) => oc.column('email').doNothing())
           .returningAll()
           .executeTakeFirst();
-        return row ?? null;
+        if (!row) return null;
+        await appendEvents(trx as unknown as Kysely<unknown>, [
+          {
+            type: 'user.registered',
+            key: row.id,
+            payload: { userId: row.id, email: row.email, name: row.name, role: row.role },
+          },
+        ]);
+        return row;
       });
     },
 

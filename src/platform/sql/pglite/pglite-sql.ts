@@ -12,6 +12,17 @@ import type { SqlPort } from '../sql.ts';
 import { PgliteDialect } from './pglite-dialect.ts';
 
 export async function createPgliteSql(options: { dataDir?: string | undefined } = {}): Promise<SqlPort> {
+  return (await openPglite(options)).sql;
+}
+
+/**
+ * The port together with what an adapter of another port on the same database needs (pg-boss):
+ * the PGlite instance, and the Kysely instance whose driver lends its single connection
+ * (`primary.connection().execute(…)` holds it). Never handed to modules.
+ */
+export async function openPglite(
+  options: { dataDir?: string | undefined } = {},
+): Promise<{ sql: SqlPort; pglite: PGlite; primary: Kysely<unknown> }> {
   let dir: string | undefined;
   if (options.dataDir !== undefined) {
     dir = join(options.dataDir, 'pglite');
@@ -19,5 +30,6 @@ export async function createPgliteSql(options: { dataDir?: string | undefined } 
   }
   const pglite = await PGlite.create(dir);
   const primary = new Kysely<unknown>({ dialect: new PgliteDialect(pglite) });
-  return kyselySqlPort({ backend: 'pglite', primary, close: () => primary.destroy() });
+  const sql = kyselySqlPort({ backend: 'pglite', primary, close: () => primary.destroy() });
+  return { sql, pglite, primary };
 }

@@ -1,0 +1,23 @@
+/** analytics: clickstream roll-ups and the questions sellers ask of them. */
+import { fileURLToPath } from 'node:url';
+import type { WebModule } from '../../http/app.ts';
+import { analyticsRoutes } from './analytics.routes.ts';
+import { createAnalyticsService } from './analytics.service.ts';
+import { leaderboardConsumer, leaderboardRoutes } from './leaderboards.ts';
+
+export const analyticsModule: WebModule = {
+  name: 'analytics',
+  migrations: {
+    domain: 'analytics',
+    dir: fileURLToPath(new URL('../../../migrations/analytics/', import.meta.url)),
+  },
+  routes: (app, deps) => {
+    analyticsRoutes(app, createAnalyticsService(deps.platform));
+    leaderboardRoutes(app, deps.platform, deps);
+  },
+  consumers: (deps) => [leaderboardConsumer(deps)],
+};
+
+export { normaliseQuery } from './analytics.rollup.ts';
+export { type AnalyticsService, createAnalyticsService } from './analytics.service.ts';
+export { isoWeek } from './leaderboards.ts';

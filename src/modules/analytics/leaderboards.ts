@@ -1,0 +1,151 @@
+/**
+ * Leaderboards on the kv port's sorted sets (Redis/DynamoDB-shaped, SQL table in solo): units
+ * sold per product and per seller, all time and per ISO week (UTC) of the order. `order.placed`
+ * adds, `order.cancelled` takes back. Applied once per event barring a crash between the update
+ * and its record (handleExternalOnce), which could count one order twice: acceptable for a
+ * ranking, and stated.
+ */
+import { Type } from 'typebox';
+import type { ApiApp, ModuleDeps } from '../../http/app.ts';
+import { problems } from '../../http/schemas.ts';
+import type { Consumer } from '../../platform/events/events.ts';
+import { handleExternalOnce } from '../../platform/events/handle-once.ts';
+import type { Platform } from '../../platform/platform.ts';
+import { createCatalogService } from '../catalog/index.ts';
+import { createUsersService } from '../users/index.ts';
+
+type Period = 'week' | 'all';
+type OrderEvent = { lines: { productId: string; sellerId: string; quantity: number }[] };
+
+/** ISO 8601 week of a date (UTC), e.g. 2026-W48. */
+export function isoWeek(d: Date): string {
+  const t = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+  const day = t.getUTCDay() || 7;
+  t.setUTCDate(t.getUTCDate() + 4 - day);
+  const yearStart = Date.UTC(t.getUTCFullYear(), 0, 1);
+  const week = Math.ceil(((t.getTime() - yearStart) / 86_400_000 + 1) / 7);
+  return `${t.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
+}
+
+const setName = (what: 'products' | 'sellers', period: Period, at: Date): string =>
+  period === 'all' ? `lb:${what}:all` : `lb:${what}:week:${isoWeek(at)}`;
+
+export function leaderboardConsumer({ platform }: ModuleDeps): Consumer {
+  const db = platform.sql.for('platform').write;
+  return {
+    name: 'analytics.leaderboards',
+    types: ['order.placed', 'order.cancelled'],
+    async handle(event, { consumer }) {
+      const sign = event.type === 'order.cancelled' ? -1 : 1;
+      const at = new Date(event.occurredAt);
+      const { lines } = event.payload as OrderEvent;
+      await handleExternalOnce(db, { consumer, eventId: event.id }, async () => {
+        for (const l of lines) {
+          for (const period of ['all', 'week'] as const) {
+            await platform.kv.zincr(setName('products', period, at), l.productId, sign * l.quantity);
+            await platform.kv.zincr(setName('sellers', period, at), l.sellerId, sign * l.quantity);
+          }
+        }
+      });
+    },
+  };
+}
+
+const LeaderboardQuery = Type.Object(
+  {
+    period: Type.Optional(Type.Union([Type.Literal('week'), Type.Literal('all')], { default: 'week' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
+  },
+  { additionalProperties: false },
+);
+
+const ProductBoard = Type.Object({
+  period: Type.String(),
+  items: Type.Array(
+    Type.Object({
+      rank: Type.Integer(),
+      productId: Type.String(),
+      title: Type.Union([Type.String(), Type.Null()]),
+      unitsSold: Type.Integer(),
+    }),
+  ),
+});
+const SellerBoard = Type.Object({
+  period: Type.String(),
+  items: Type.Array(
+    Type.Object({
+      rank: Type.Integer(),
+      sellerId: Type.String(),
+      name: Type.Union([Type.String(), Type.Null()]),
+      unitsSold: Type.Integer(),
+    }),
+  ),
+});
+
+export function leaderboardRoutes(app: ApiApp, platform: Platform, deps: ModuleDeps): void {
+  const catalog = createCatalogService(platform);
+  const users = createUsersService({ config: deps.config, platform });
+  const periodLabel = (p: Period) => (p === 'all' ? 'all' : isoWeek(new Date()));
+
+  app.get(
+    '/api/leaderboards/products',
+    {
+      schema: {
+        tags: ['leaderboards'],
+        summary: 'Best-selling products this ISO week (UTC) or of all time, by units sold',
+        querystring: LeaderboardQuery,
+        response: { 200: ProductBoard, ...problems(400) },
+      },
+    },
+    async (request) => {
+      const period = request.query.period ?? 'week';
+      // Ask for a few more: cancelled-out entries (score 0) are left out.
+      const top = (
+        await platform.kv.ztop(setName('products', period, new Date()), (request.query.limit ?? 10) + 20)
+      )
+        .filter((e) => e.score > 0)
+        .slice(0, request.query.limit ?? 10);
+      const products = await catalog.getProducts(top.map((e) => e.member));
+      const titles = new Map(products.map((p) => [p.id, p.title]));
+      return {
+        period: periodLabel(period),
+        items: top.map((e, i) => ({
+          rank: i + 1,
+          productId: e.member,
+          title: titles.get(e.member) ?? null,
+          unitsSold: e.score,
+        })),
+      };
+    },
+  );
+
+  app.get(
+    '/api/leaderboards/sellers',
+    {
+      schema: {
+        tags: ['leaderboards'],
+        summary: 'Top sellers this ISO week (UTC) or of all time, by units sold',
+        querystring: LeaderboardQuery,
+        response: { 200: SellerBoard, ...problems(400) },
+      },
+    },
+    async (request) => {
+      const period = request.query.period ?? 'week';
+      const top = (
+        await platform.kv.ztop(setName('sellers', period, new Date()), (request.query.limit ?? 10) + 20)
+      )
+        .filter((e) => e.score > 0)
+        .slice(0, request.query.limit ?? 10);
+      const names = await Promise.all(top.map((e) => users.getUser(e.member)));
+      return {
+        period: periodLabel(period),
+        items: top.map((e, i) => ({
+          rank: i + 1,
+          sellerId: e.member,
+          name: names[i]?.name ?? null,
+          unitsSold: e.score,
+        })),
+      };
+    },
+  );
+}

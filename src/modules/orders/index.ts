@@ -1,0 +1,39 @@
+/** orders: checkout (a saga over catalog stock), the buyer's orders, sellers' shipping. Other modules import only this file. */
+import { fileURLToPath } from 'node:url';
+import type { WebModule } from '../../http/app.ts';
+import { createCartService } from '../cart/index.ts';
+import { ordersRoutes } from './orders.routes.ts';
+import { createOrdersService } from './orders.service.ts';
+
+export const ordersModule: WebModule = {
+  name: 'orders',
+  migrations: {
+    domain: 'orders',
+    dir: fileURLToPath(new URL('../../../migrations/orders/', import.meta.url)),
+  },
+  routes: (app, { platform }) =>
+    ordersRoutes(
+      app,
+      createOrdersService(platform, {
+        cart: createCartService(platform),
+        onError: (err, step) => app.log.warn({ err, step }, 'best-effort checkout step failed'),
+      }),
+    ),
+};
+
+export type { CheckoutFaults, CheckoutLine, StockService } from './checkout.ts';
+export type {
+  Order,
+  OrderLine,
+  OrderPage,
+  OrderStatus,
+  SellerOrder,
+  SellerOrderPage,
+} from './orders.schema.ts';
+export {
+  type CartLines,
+  createOrdersService,
+  type OrdersService,
+  type OrdersServiceOptions,
+  type PlaceResult,
+} from './orders.service.ts';

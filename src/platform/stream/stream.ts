@@ -1,0 +1,32 @@
+/**
+ * Stream port: an append-only log of small JSON records per named stream (the clickstream),
+ * read in order by consumers that keep their own position. Cheap to append on the request path;
+ * aggregation happens later, in jobs. Adapters: SQL table (now), Redis Streams and Kinesis later.
+ */
+export type StreamRecord = Readonly<{
+  /** Opaque, increasing within a stream; pass it back to `read` as `after`. */
+  position: string;
+  /** When the record was appended (server clock). */
+  at: Date;
+  data: Readonly<Record<string, unknown>>;
+}>;
+
+export interface StreamPort {
+  /** Appends records to a stream in the given order; at most 500 per call, each ≤ 4 KiB as JSON. */
+  append(stream: string, records: readonly Readonly<Record<string, unknown>>[]): Promise<void>;
+  /**
+   * Up to `limit` records appended after `after` (null: from the start) and at least `settleMs`
+   * ago, oldest first. Waiting `settleMs` lets concurrent appends commit, so a consumer that
+   * advances its position past what it read never skips a record.
+   */
+  read(
+    stream: string,
+    after: string | null,
+    options: { limit: number; settleMs?: number },
+  ): Promise<StreamRecord[]>;
+  /** Deletes records appended before `before`; returns how many. */
+  trim(stream: string, before: Date): Promise<number>;
+}
+
+export const MAX_APPEND_BATCH = 500;
+export const MAX_RECORD_BYTES = 4096;
