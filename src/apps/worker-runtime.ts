@@ -3,7 +3,7 @@
  * tests: the jobs port, every module's event consumers and the outbox relay.
  */
 import type { Config } from '../config/config.ts';
-import type { WebModule } from '../http/app.ts';
+import type { PeriodicTask, WebModule } from '../http/app.ts';
 import type { Consumer } from '../platform/events/events.ts';
 import { createOutboxRelay } from '../platform/events/outbox-relay.ts';
 import type { JobState } from '../platform/jobs/jobs.ts';
@@ -62,7 +62,12 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     onError: (err) => log.error({ err }, 'outbox relay pass failed; retrying'),
   });
   relay.start();
-  log.info({ consumers: [...names] }, 'worker started: outbox relay and consumers running');
+  const tasks = modules.flatMap((m) => m.tasks?.({ config, platform }) ?? []);
+  const stopTasks = startTasks(tasks, log);
+  log.info(
+    { consumers: [...names], tasks: tasks.map((t) => t.name) },
+    'worker started: outbox relay, consumers and periodic tasks running',
+  );
 
   async function busy(): Promise<boolean> {
     const now = Date.now();
@@ -90,11 +95,42 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     },
     stop({ graceMs = config.shutdownGraceMs } = {}) {
       stopping ??= (async () => {
+        await stopTasks();
         await relay.stop();
         await platform.jobs.stop({ graceMs });
         log.info({}, 'worker stopped');
       })();
       return stopping;
     },
+  };
+}
+
+/** Runs each task every `everyMs`, never overlapping itself; returns a stopper that waits for runs in progress. */
+function startTasks(tasks: readonly PeriodicTask[], log: WorkerLog): () => Promise<void> {
+  let stopped = false;
+  const timers: NodeJS.Timeout[] = [];
+  const running = new Set<Promise<void>>();
+  for (const task of tasks) {
+    const tick = () => {
+      if (stopped) return;
+      const run = task
+        .run()
+        .then(
+          () => {},
+          (err) =>
+            log.error({ err, task: task.name }, 'periodic task failed; it runs again at its next tick'),
+        )
+        .finally(() => {
+          running.delete(run);
+          if (!stopped) timers.push(setTimeout(tick, task.everyMs).unref());
+        });
+      running.add(run);
+    };
+    timers.push(setTimeout(tick, task.everyMs).unref());
+  }
+  return async () => {
+    stopped = true;
+    for (const t of timers) clearTimeout(t);
+    await Promise.all(running);
   };
 }

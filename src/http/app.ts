@@ -42,7 +42,12 @@ export type WebModule = Readonly<{
   routes?: (app: ApiApp, deps: ModuleDeps) => void | Promise<void>;
   /** The module's event consumers; the worker subscribes them (docs/architecture.md, Events and jobs). */
   consumers?: (deps: ModuleDeps) => readonly Consumer[];
+  /** Work the worker repeats on a timer (roll-ups, clean-ups); must be safe in several workers at once. */
+  tasks?: (deps: ModuleDeps) => readonly PeriodicTask[];
 }>;
+
+/** A task the worker runs every `everyMs`, never overlapping itself; a failure is logged and retried next time. */
+export type PeriodicTask = Readonly<{ name: string; everyMs: number; run(): Promise<unknown> }>;
 
 export type ModuleDeps = Readonly<{ config: Config; platform: Platform }>;
 

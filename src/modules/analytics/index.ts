@@ -16,6 +16,10 @@ export const analyticsModule: WebModule = {
     leaderboardRoutes(app, deps.platform, deps);
   },
   consumers: (deps) => [leaderboardConsumer(deps)],
+  tasks: ({ platform }) => {
+    const analytics = createAnalyticsService(platform);
+    return [{ name: 'analytics.rollup', everyMs: 5000, run: () => analytics.rollup() }];
+  },
 };
 
 export { normaliseQuery } from './analytics.rollup.ts';
