@@ -86,8 +86,10 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     async drain({ timeoutMs = 10_000 } = {}) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const pending = await busy();
+        // Relay first: runOnce waits for a timer pass in flight, so every event published so far
+        // is a committed job by the time busy() looks.
         const published = await relay.runOnce();
+        const pending = await busy();
         if (!pending && published === 0) return;
         if (Date.now() > deadline) throw new Error(`worker not idle after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 20));
