@@ -20,15 +20,21 @@ const COMMANDS: Record<string, Command> = {
   seed: {
     summary: 'add demo accounts and products up to the given totals (idempotent, resumable)',
     usage:
-      'bazaar seed [--products N] [--sellers N] [--buyers N]\n\n' +
+      'bazaar seed [--products N] [--sellers N] [--buyers N] [--photos]\n\n' +
       `  --products N  total products wanted (default ${DEMO_SEED.products}); only the missing ones are added\n` +
       `  --sellers N   demo sellers seller1..N@bazaar.test (default ${DEMO_SEED.sellers})\n` +
       `  --buyers N    demo buyers buyer1..N@bazaar.test (default ${DEMO_SEED.buyers})\n` +
+      `  --photos      generated photos for the ${DEMO_SEED.photos} newest products without any (the worker processes them)\n` +
       `Every demo account, and admin@bazaar.test, has the password "${DEMO_PASSWORD}".`,
     async run(args) {
       const { values } = parseArgs({
         args,
-        options: { products: { type: 'string' }, sellers: { type: 'string' }, buyers: { type: 'string' } },
+        options: {
+          products: { type: 'string' },
+          sellers: { type: 'string' },
+          buyers: { type: 'string' },
+          photos: { type: 'boolean' },
+        },
         allowPositionals: false,
       });
       const products = count('products', values.products, DEMO_SEED.products, 10_000_000);
@@ -44,6 +50,7 @@ const COMMANDS: Record<string, Command> = {
           products,
           sellers,
           buyers,
+          photos: values.photos ? DEMO_SEED.photos : 0,
           onProgress: (done, total) => {
             bar ??= progressBar('products', total);
             bar.tick(done);

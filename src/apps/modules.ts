@@ -4,6 +4,7 @@ import type { WebModule } from '../http/app.ts';
 import { analyticsModule } from '../modules/analytics/index.ts';
 import { cartModule } from '../modules/cart/index.ts';
 import { catalogModule } from '../modules/catalog/index.ts';
+import { mediaModule } from '../modules/media/index.ts';
 import { notificationsModule } from '../modules/notifications/index.ts';
 import { ordersModule } from '../modules/orders/index.ts';
 import { usersModule } from '../modules/users/index.ts';
@@ -21,6 +22,7 @@ export const MODULES: readonly WebModule[] = [
   platformTables,
   usersModule,
   catalogModule,
+  mediaModule,
   cartModule,
   ordersModule,
   analyticsModule,

@@ -4,8 +4,11 @@
  * email, and products are added only up to the requested total, so a rerun or a resumed run
  * after a crash reaches the same counts without duplicates.
  */
+
+import sharp from 'sharp';
 import type { Config } from '../config/config.ts';
 import { createCatalogService, type ProductSeed } from '../modules/catalog/index.ts';
+import { createMediaService } from '../modules/media/index.ts';
 import { createUsersService } from '../modules/users/index.ts';
 import type { Platform } from '../platform/platform.ts';
 import { uuidv7 } from '../shared/ids.ts';
@@ -15,6 +18,8 @@ export type SeedOptions = Readonly<{
   products: number;
   sellers: number;
   buyers: number;
+  /** Generated photos for this many of the newest products without photos (processed by the worker); default 0. */
+  photos?: number;
   /** Called after each batch with products inserted so far in this run and the number to insert. */
   onProgress?: (done: number, total: number) => void;
 }>;
@@ -24,6 +29,7 @@ export type SeedReport = Readonly<{
   buyers: number;
   productsAdded: number;
   productsTotal: number;
+  photosAdded: number;
 }>;
 
 const SHOP_NAMES = [
@@ -101,13 +107,54 @@ export async function seedDemo(
     added += await catalog.insertProducts(rows);
     options.onProgress?.(added, toAdd);
   }
+  const photosAdded = options.photos ? await seedPhotos(platform, options.photos) : 0;
   return {
     sellers: sellerIds.length,
     buyers: options.buyers,
     productsAdded: added,
     productsTotal: existing + added,
+    photosAdded,
   };
 }
 
+const PALETTE = ['#264653', '#2a9d8f', '#e9c46a', '#f4a261', '#e76f51', '#6d597a', '#355070', '#b56576'];
+
+/**
+ * One generated photo for each of the `count` newest published products that have none: a
+ * solid colour and the product's title drawn by sharp (no network), stored as the upload and
+ * signalled like a browser upload, so the worker's image job processes it. Returns how many.
+ */
+async function seedPhotos(platform: Platform, count: number): Promise<number> {
+  const catalog = createCatalogService(platform);
+  const media = createMediaService({ platform });
+  const page = await catalog.listProducts({ limit: Math.min(count, 100) });
+  let added = 0;
+  for (const [i, p] of page.items.entries()) {
+    const owner = { userId: p.sellerId, role: 'seller' as const };
+    if ((await media.listPhotos(owner, p.id)).length > 0) continue;
+    const bytes = await demoPhoto(p.title, PALETTE[i % PALETTE.length]!);
+    const { photoId } = await media.requestUpload(owner, p.id, {
+      contentType: 'image/jpeg',
+      size: bytes.length,
+    });
+    await platform.objects.put(`uploads/${photoId}`, bytes, { contentType: 'image/jpeg' });
+    await media.objectCreated(`uploads/${photoId}`);
+    added++;
+  }
+  return added;
+}
+
+async function demoPhoto(title: string, colour: string): Promise<Buffer> {
+  const text = title.replace(/[<>&"']/g, ' ').slice(0, 40);
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="900">
+    <circle cx="600" cy="380" r="220" fill="#ffffff" fill-opacity="0.25"/>
+    <text x="600" y="760" font-family="sans-serif" font-size="64" fill="#ffffff" text-anchor="middle">${text}</text>
+  </svg>`;
+  return sharp({ create: { width: 1200, height: 900, channels: 3, background: colour } })
+    .composite([{ input: Buffer.from(svg) }])
+    .jpeg({ quality: 85 })
+    .toBuffer();
+}
+
 /** What a fresh solo install gets on first start. */
-export const DEMO_SEED = { products: 200, sellers: 4, buyers: 2 } as const;
+export const DEMO_SEED = { products: 200, sellers: 4, buyers: 2, photos: 24 } as const;

@@ -29,15 +29,16 @@ if (config.migrateOnStart) {
   }
 }
 
-const worker = await startWorker({ config, platform, modules: MODULES, log });
-
+// Signals are handled from here on, also while the worker is still starting.
 let stopping = false;
+let starting: ReturnType<typeof startWorker> | undefined;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: no new jobs, finishing running ones');
   try {
-    await worker.stop({ graceMs: config.shutdownGraceMs });
+    const worker = await starting;
+    await worker?.stop({ graceMs: config.shutdownGraceMs });
     await platform.close();
     process.exit(0);
   } catch (err) {
@@ -47,3 +48,6 @@ async function shutdown(signal: string): Promise<void> {
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
+
+starting = startWorker({ config, platform, modules: MODULES, log });
+await starting;

@@ -42,6 +42,20 @@ export type Config = Readonly<{
   /** `smtp://user:pass@host:587` or `smtps://…`; required when mailTransport is smtp. */
   smtpUrl: string | undefined;
   mailFrom: string;
+  /** Where objects (photos, variants) live: `local` directory under DATA_DIR/objects, or an `s3` bucket. */
+  objectStore: 'local' | 's3';
+  /** Base of public media URLs: `/media` (served by the app) or a CDN origin; no trailing slash. */
+  mediaBaseUrl: string;
+  /** HMAC secret of the local adapter's upload URLs; undefined: a random one per process. */
+  uploadSigningSecret: string | undefined;
+  s3Endpoint: string | undefined;
+  s3Bucket: string | undefined;
+  s3Region: string;
+  s3ForcePathStyle: boolean;
+  s3AccessKeyId: string | undefined;
+  s3SecretAccessKey: string | undefined;
+  /** How browsers upload to S3: a presigned `post` form (size bounded by S3) or a presigned `put`. */
+  s3UploadMethod: 'post' | 'put';
 }>;
 
 export class ConfigError extends Error {
@@ -143,6 +157,40 @@ const mailbox: Parser<string> = (raw) => {
   return raw.trim();
 };
 
+const httpUrl: Parser<string> = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new Invalid('is not a URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Invalid(`has protocol "${url.protocol}" but must start with http:// or https://`);
+  }
+  return raw.trim().replace(/\/+$/, '');
+};
+
+/** A path on this site (`/media`) or an absolute http(s) URL (`https://cdn.example.com`). */
+const baseUrl: Parser<string> = (raw) => {
+  const v = raw.trim();
+  if (v.startsWith('/') && !v.startsWith('//')) {
+    if (!/^(\/[A-Za-z0-9._~-]+)+\/?$/.test(v)) throw new Invalid('is not a path such as /media');
+    return v.replace(/\/+$/, '');
+  }
+  if (/[?#]/.test(v)) throw new Invalid('must not have a query or fragment');
+  return httpUrl(v);
+};
+
+const bucketName: Parser<string> = (raw) => {
+  const v = raw.trim();
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v)) {
+    throw new Invalid(
+      'is not a bucket name (3-63 of a-z 0-9 . -, starting and ending with a letter or digit)',
+    );
+  }
+  return v;
+};
+
 const text: Parser<string> = (raw) => {
   if (raw.trim() === '') throw new Invalid('is empty');
   return raw.trim();
@@ -162,6 +210,19 @@ export function loadConfig(env: Env = readEnv()): Config {
       problems.push(`${name}=${JSON.stringify(shown)} ${why} (example: ${name}=${example})`);
       return fallback;
     }
+  }
+
+  /** Like `get` for text, but a bad value is never echoed. */
+  function secret(name: string, minChars: number): string | undefined {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    if (raw.trim().length < minChars) {
+      problems.push(
+        `${name} is too short: it needs at least ${minChars} characters (example: ${name}=$(openssl rand -hex 32))`,
+      );
+      return undefined;
+    }
+    return raw.trim();
   }
 
   const databaseUrl = get<string | undefined>(
@@ -209,7 +270,25 @@ export function loadConfig(env: Env = readEnv()): Config {
     mailTransport: get('MAIL_TRANSPORT', oneOf('file', 'smtp'), 'file', 'smtp'),
     smtpUrl: get<string | undefined>('SMTP_URL', smtpUrl, undefined, 'smtp://user:pass@smtp.example.com:587'),
     mailFrom: get('MAIL_FROM', mailbox, 'Bazaar <no-reply@bazaar.test>', '"Bazaar <no-reply@example.com>"'),
+    objectStore: get('OBJECT_STORE', oneOf('local', 's3'), 'local', 's3'),
+    mediaBaseUrl: get('MEDIA_BASE_URL', baseUrl, '/media', 'https://cdn.example.com'),
+    uploadSigningSecret: secret('UPLOAD_SIGNING_SECRET', 32),
+    s3Endpoint: get<string | undefined>('S3_ENDPOINT', httpUrl, undefined, 'http://127.0.0.1:9000'),
+    s3Bucket: get<string | undefined>('S3_BUCKET', bucketName, undefined, 'bazaar-media'),
+    s3Region: get('S3_REGION', text, 'us-east-1', 'eu-west-1'),
+    s3ForcePathStyle: get('S3_FORCE_PATH_STYLE', bool, false, 'true'),
+    s3AccessKeyId: get<string | undefined>('S3_ACCESS_KEY_ID', text, undefined, 'AKIAIOSFODNN7EXAMPLE'),
+    s3SecretAccessKey: secret('S3_SECRET_ACCESS_KEY', 1),
+    s3UploadMethod: get('S3_UPLOAD_METHOD', oneOf('post', 'put'), 'post', 'put'),
   };
+  if (config.objectStore === 's3' && config.s3Bucket === undefined) {
+    problems.push('S3_BUCKET is required when OBJECT_STORE=s3 (example: S3_BUCKET=bazaar-media)');
+  }
+  if ((config.s3AccessKeyId === undefined) !== (config.s3SecretAccessKey === undefined)) {
+    problems.push(
+      'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together: set both, or neither for the default AWS credential chain',
+    );
+  }
   if (config.mailTransport === 'smtp' && config.smtpUrl === undefined) {
     problems.push(
       'SMTP_URL is required when MAIL_TRANSPORT=smtp (example: SMTP_URL=smtp://user:pass@smtp.example.com:587)',

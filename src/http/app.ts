@@ -23,6 +23,7 @@ import type { Platform } from '../platform/platform.ts';
 import type { MigrationSet } from '../platform/sql/sql.ts';
 import { AppError } from '../shared/errors.ts';
 import { registerAuth } from './auth.ts';
+import { registerObjectRoutes } from './media-serving.ts';
 import { sendProblem } from './problem.ts';
 import { ProblemSchema } from './schemas.ts';
 import { validatorCompiler } from './validation.ts';
@@ -44,6 +45,8 @@ export type WebModule = Readonly<{
   consumers?: (deps: ModuleDeps) => readonly Consumer[];
   /** Work the worker repeats on a timer (roll-ups, clean-ups); must be safe in several workers at once. */
   tasks?: (deps: ModuleDeps) => readonly PeriodicTask[];
+  /** Reacts to the object-created signal of an upload (the local store's `/uploads` route); a failure fails the upload. */
+  onObjectCreated?: (deps: ModuleDeps) => (key: string) => Promise<void>;
 }>;
 
 /** A task the worker runs every `everyMs`, never overlapping itself; a failure is logged and retried next time. */
@@ -128,6 +131,16 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
 
   await app.register(cookie);
   registerAuth(app, platform.sessions);
+  const onCreated = modules.flatMap((m) =>
+    m.onObjectCreated ? [m.onObjectCreated({ config, platform })] : [],
+  );
+  await registerObjectRoutes(app, {
+    objects: platform.objects,
+    uploadTokens: platform.uploadTokens,
+    onUploaded: async (key) => {
+      for (const handle of onCreated) await handle(key);
+    },
+  });
 
   await app.register(swagger, {
     openapi: {

@@ -2,6 +2,7 @@
  * The only place where adapters are chosen, once, from typed configuration. Everything else
  * receives the ports it needs.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Config } from '../config/config.ts';
@@ -14,6 +15,10 @@ import { createSqlKv } from './kv/sql/sql-kv.ts';
 import { createFileMailer } from './mail/file/file-mailer.ts';
 import type { Mailer } from './mail/mail.ts';
 import { createSmtpMailer } from './mail/smtp/smtp-mailer.ts';
+import { createLocalObjects } from './objects/local/local-objects.ts';
+import { createUploadTokens, type UploadTokens } from './objects/local/upload-tokens.ts';
+import type { ObjectStore } from './objects/objects.ts';
+import { createS3Client, createS3Objects } from './objects/s3/s3-objects.ts';
 import type { SessionStore } from './sessions/sessions.ts';
 import { createSqlSessionStore } from './sessions/sql/sql-sessions.ts';
 import { openPglite } from './sql/pglite/pglite-sql.ts';
@@ -33,6 +38,10 @@ export type Platform = Readonly<{
   /** Carts, counters, leaderboards (KV_STORE). */
   kv: Kv;
   mail: Mailer;
+  /** Photos and their variants (OBJECT_STORE): a directory under DATA_DIR/objects, or an S3 bucket. */
+  objects: ObjectStore;
+  /** Verifies the local adapter's `/uploads/<token>` URLs; undefined with S3 (uploads go to the bucket). */
+  uploadTokens: UploadTokens | undefined;
   /** Append-only clickstream log (SQL table now; Redis Streams, Kinesis later). */
   stream: StreamPort;
   /** Batches clickstream appends off the request path; flushed on close. */
@@ -78,6 +87,34 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
           log: (fields, msg) => mailLog.info(fields, msg),
         });
 
+  const uploadTokens =
+    config.objectStore === 'local'
+      ? createUploadTokens({ secret: config.uploadSigningSecret ?? randomBytes(32) })
+      : undefined;
+  const s3 =
+    config.objectStore === 's3'
+      ? createS3Client({
+          endpoint: config.s3Endpoint,
+          region: config.s3Region,
+          forcePathStyle: config.s3ForcePathStyle,
+          accessKeyId: config.s3AccessKeyId,
+          secretAccessKey: config.s3SecretAccessKey,
+        })
+      : undefined;
+  const objects =
+    s3 !== undefined
+      ? createS3Objects({
+          client: s3,
+          bucket: config.s3Bucket!,
+          mediaBaseUrl: config.mediaBaseUrl,
+          uploadMethod: config.s3UploadMethod,
+        })
+      : createLocalObjects({
+          dir: join(config.dataDir, 'objects'),
+          tokens: uploadTokens!,
+          mediaBaseUrl: config.mediaBaseUrl,
+        });
+
   const stream = createSqlStream(sql);
   const streamLog = pino({ level: config.logLevel }).child({ component: 'clickstream' });
   const clickstream = createBufferedAppender(stream, {
@@ -110,9 +147,12 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     sessions,
     kv,
     mail,
+    objects,
+    uploadTokens,
     close: async () => {
       await clickstream.close();
       await mail.close();
+      s3?.destroy();
       await jobs.stop();
       await sql.close();
     },

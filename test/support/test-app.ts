@@ -21,6 +21,7 @@ export async function startTestApp(backend: Backend, env: Record<string, string>
   const config = loadConfig({
     ...(database.url ? { DATABASE_URL: database.url } : {}),
     DATABASE_POOL_SIZE: '5',
+    LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'silent',
     SEED: 'false',
     ...env,
   });

@@ -13,14 +13,19 @@ import type {
   ProductStatus,
   ReservationState,
   ReservedLineRow,
+  StoredPhoto,
 } from './catalog.tables.ts';
 import type { SortKey } from './cursor.ts';
 
 export type Db = Kysely<CatalogDb>;
 export type Category = Pick<Selectable<CategoriesTable>, 'id' | 'parent_id' | 'top_id' | 'slug' | 'name'>;
 
-/** A product as the service sees it: the wire shape plus what pagination needs. */
-export type ProductRecord = Product & { createdAtDate: Date; rank?: number };
+/** A product as the service sees it: the wire shape (photos with keys) plus what pagination needs. */
+export type ProductRecord = Omit<Product, 'photos'> & {
+  photos: StoredPhoto[];
+  createdAtDate: Date;
+  rank?: number;
+};
 
 const PRODUCT_COLUMNS = [
   'id',
@@ -35,6 +40,7 @@ const PRODUCT_COLUMNS = [
   'status',
   'created_at',
   'updated_at',
+  'photos',
 ] as const;
 
 type ProductRow = {
@@ -50,6 +56,7 @@ type ProductRow = {
   status: ProductStatus;
   created_at: Date;
   updated_at: Date;
+  photos: StoredPhoto[];
   rank?: number;
 };
 
@@ -67,6 +74,7 @@ function toRecord(row: ProductRow): ProductRecord {
     status: row.status,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
+    photos: row.photos,
     createdAtDate: row.created_at,
     ...(row.rank !== undefined ? { rank: row.rank } : {}),
   };
@@ -379,6 +387,26 @@ export async function setReservation(
       ...(changes.lines !== undefined ? { lines: JSON.stringify(changes.lines) } : {}),
       updated_at: at,
     })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** The photo projection of a product, locked for the enclosing transaction; undefined when the product is gone. */
+export async function lockProductPhotos(db: Db, id: string): Promise<StoredPhoto[] | undefined> {
+  const row = await db
+    .selectFrom('products')
+    .select('photos')
+    .where('id', '=', id)
+    .forUpdate()
+    .executeTakeFirst();
+  return row?.photos;
+}
+
+/** Replaces the photo projection of a product (updated_at stays: photos are not the seller's edit). */
+export async function setProductPhotos(db: Db, id: string, photos: readonly StoredPhoto[]): Promise<void> {
+  await db
+    .updateTable('products')
+    .set({ photos: JSON.stringify(photos) })
     .where('id', '=', id)
     .execute();
 }

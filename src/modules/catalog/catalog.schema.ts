@@ -91,7 +91,24 @@ export const ProductUpdateBody = Type.Object(
 );
 export type ProductUpdate = Static<typeof ProductUpdateBody>;
 
-export const ProductSchema = Type.Object({
+export const ProductPhotoSchema = Type.Object(
+  {
+    id: Uuid,
+    variants: Type.Array(
+      Type.Object({
+        width: Type.Integer(),
+        height: Type.Integer(),
+        format: Type.Union([Type.Literal('webp'), Type.Literal('jpeg')]),
+        url: Type.String(),
+      }),
+      { description: 'By width, then format (webp first); at most 160, 480 and 1200 px wide' },
+    ),
+  },
+  { description: 'A ready photo; URLs are on MEDIA_BASE_URL (a CDN in production)' },
+);
+export type ProductPhoto = Static<typeof ProductPhotoSchema>;
+
+const productProperties = {
   id: Uuid,
   sellerId: Uuid,
   categoryId: Uuid,
@@ -104,11 +121,23 @@ export const ProductSchema = Type.Object({
   status: ProductStatusSchema,
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
+};
+
+export const ProductSchema = Type.Object({
+  ...productProperties,
+  photos: Type.Array(ProductPhotoSchema, { description: 'Ready photos, in the seller’s order' }),
 });
 export type Product = Static<typeof ProductSchema>;
 
+/** A product in a listing: its first ready photo instead of all of them. */
+export const ProductListItemSchema = Type.Object({
+  ...productProperties,
+  photo: Type.Union([ProductPhotoSchema, Type.Null()], { description: 'The first ready photo, or null' }),
+});
+export type ProductListItem = Static<typeof ProductListItemSchema>;
+
 export const ProductPageSchema = Type.Object({
-  items: Type.Array(ProductSchema),
+  items: Type.Array(ProductListItemSchema),
   nextCursor: Type.Union([Type.String(), Type.Null()], {
     description: 'Pass as `cursor` for the next page; null on the last page',
   }),

@@ -12,6 +12,7 @@ import type { Kysely } from 'kysely';
 import { Compile } from 'typebox/compile';
 import type { Actor } from '../../http/auth.ts';
 import { appendEvents, type NewEvent } from '../../platform/events/outbox.ts';
+import type { ObjectStore } from '../../platform/objects/objects.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
 import { AppError, forbidden, invalidInput, notFound } from '../../shared/errors.ts';
 import { isUuid, uuidv7 } from '../../shared/ids.ts';
@@ -23,12 +24,20 @@ import {
   type ProductCreate,
   ProductCreateBody,
   type ProductListInput,
+  type ProductListItem,
   type ProductPage,
+  type ProductPhoto,
   type ProductUpdate,
   type SellerProductListInput,
   type Sort,
 } from './catalog.schema.ts';
-import type { CatalogDb, ProductAttributes, ProductStatus, ReservedLineRow } from './catalog.tables.ts';
+import type {
+  CatalogDb,
+  ProductAttributes,
+  ProductStatus,
+  ReservedLineRow,
+  StoredPhoto,
+} from './catalog.tables.ts';
 import { decodeCursor, encodeCursor, type SortKey } from './cursor.ts';
 import { toPrefixTsQuery } from './search.ts';
 
@@ -115,11 +124,31 @@ export type CatalogServiceOptions = Readonly<{ now?: () => Date }>;
 const checkCreate = Compile(ProductCreateBody);
 
 export function createCatalogService(
-  platform: Readonly<{ sql: SqlPort }>,
+  /** `objects` builds photo URLs; without it products carry no photos (for callers that show none). */
+  platform: Readonly<{ sql: SqlPort; objects?: Pick<ObjectStore, 'publicUrl'> }>,
   options: CatalogServiceOptions = {},
 ): CatalogService {
   const db = platform.sql.for<CatalogDb>('catalog');
   const now = options.now ?? (() => new Date());
+  // Photo URLs are built per response from keys, so a new MEDIA_BASE_URL needs no data migration.
+  const objects = platform.objects;
+  const toPhoto = (p: StoredPhoto, urlOf: (key: string) => string): ProductPhoto => ({
+    id: p.id,
+    variants: p.variants.map((v) => ({
+      width: v.width,
+      height: v.height,
+      format: v.format,
+      url: urlOf(v.key),
+    })),
+  });
+  const toProduct = (p: repo.ProductRecord): Product => ({
+    ...productFields(p),
+    photos: objects ? p.photos.map((photo) => toPhoto(photo, (k) => objects.publicUrl(k))) : [],
+  });
+  const toListItem = (p: repo.ProductRecord): ProductListItem => ({
+    ...productFields(p),
+    photo: objects && p.photos[0] ? toPhoto(p.photos[0], (k) => objects.publicUrl(k)) : null,
+  });
 
   async function page(
     handle: repo.Db,
@@ -132,7 +161,7 @@ export function createCatalogService(
     const items = rows.slice(0, limit);
     const last = items.at(-1);
     const nextCursor = rows.length > limit && last ? encodeCursor(sortKeyOf(last, sort)) : null;
-    return { items: items.map(toProduct), nextCursor };
+    return { items: items.map(toListItem), nextCursor };
   }
 
   return {
@@ -543,7 +572,7 @@ function sortKeyOf(p: repo.ProductRecord, sort: Sort): SortKey {
   }
 }
 
-function toProduct(p: repo.ProductRecord): Product {
+function productFields(p: repo.ProductRecord): Omit<Product, 'photos'> {
   return {
     id: p.id,
     sellerId: p.sellerId,

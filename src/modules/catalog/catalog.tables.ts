@@ -32,6 +32,15 @@ export type ProductsTable = {
   created_at: ColumnType<Date, Date, never>;
   updated_at: ColumnType<Date, Date, Date>;
   search: GeneratedAlways<string>;
+  /** The photo projection (catalog.photos.ts); written as a JSON text, read as an array. */
+  photos: ColumnType<StoredPhoto[], string | undefined, string>;
+};
+
+/** A ready photo as the catalog keeps it: object keys, not URLs. */
+export type StoredPhoto = {
+  id: string;
+  position: number;
+  variants: { width: number; height: number; format: 'webp' | 'jpeg'; key: string }[];
 };
 
 export type ReservationState = 'held' | 'committed' | 'released';

@@ -1,6 +1,7 @@
 /** catalog: categories, products, listing and search. Other modules import only this file. */
 import { fileURLToPath } from 'node:url';
 import type { WebModule } from '../../http/app.ts';
+import { photoProjectionConsumer } from './catalog.photos.ts';
 import { catalogRoutes } from './catalog.routes.ts';
 import { createCatalogService } from './catalog.service.ts';
 
@@ -11,13 +12,16 @@ export const catalogModule: WebModule = {
     dir: fileURLToPath(new URL('../../../migrations/catalog/', import.meta.url)),
   },
   routes: (app, { platform }) => catalogRoutes(app, createCatalogService(platform), platform.clickstream),
+  consumers: (deps) => [photoProjectionConsumer(deps)],
 };
 
 export type {
   CategoryTree,
   Product,
   ProductCreate,
+  ProductListItem,
   ProductPage,
+  ProductPhoto,
   ProductUpdate,
   Sort,
 } from './catalog.schema.ts';
