@@ -9,6 +9,7 @@ import { progressBar } from './progress.ts';
 import { loadConfigOrExit, migrateAll, startPlatform } from './runtime.ts';
 import { DEMO_SEED, seedDemo } from './seed.ts';
 import { DEMO_PASSWORD } from './seed-data.ts';
+import { runStack, STACK_USAGE, StackUsageError } from './stack/stack-cli.ts';
 
 type Command = Readonly<{
   summary: string;
@@ -101,6 +102,18 @@ const COMMANDS: Record<string, Command> = {
         console.log(count === 0 ? 'schema already current' : `applied ${count} migration(s)`);
       } finally {
         await platform.close();
+      }
+    },
+  },
+  stack: {
+    summary:
+      'run a real PostgreSQL topology on this machine: primary, replicas, standby (docs/operations.md)',
+    usage: STACK_USAGE,
+    async run(args) {
+      try {
+        await runStack(args, (line) => console.log(line));
+      } catch (err) {
+        throw err instanceof StackUsageError ? new UsageError(err.message) : err;
       }
     },
   },

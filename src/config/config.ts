@@ -14,6 +14,15 @@ export type Config = Readonly<{
   /** PostgreSQL connection string of the primary; undefined selects the embedded PGlite adapter. */
   databaseUrl: string | undefined;
   databasePoolSize: number;
+  /** Read replicas (DATABASE_REPLICA_URLS); empty: every read goes to the primary. */
+  databaseReplicaUrls: readonly string[];
+  databaseReadPolicy: 'least-lag' | 'round-robin';
+  /** A replica lagging more than this is taken out of reads until it catches up. */
+  replicaMaxLagMs: number;
+  replicaCheckIntervalMs: number;
+  databaseReplicaPoolSize: number;
+  /** How long after a write a client's reads wait for replicas to replay it (read-your-writes). */
+  readYourWritesTtlMs: number;
   migrateOnStart: boolean;
   seed: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -121,6 +130,13 @@ const postgresUrl: Parser<string> = (raw) => {
   }
   return raw;
 };
+
+const postgresUrls: Parser<string[]> = (raw) =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => postgresUrl(s));
 
 const origins: Parser<string[]> = (raw) =>
   raw
@@ -238,6 +254,22 @@ export function loadConfig(env: Env = readEnv()): Config {
     dataDir: resolve(get('DATA_DIR', text, './data', './data')),
     databaseUrl,
     databasePoolSize: get('DATABASE_POOL_SIZE', int(1, 500), 10, '10'),
+    databaseReplicaUrls: get(
+      'DATABASE_REPLICA_URLS',
+      postgresUrls,
+      [],
+      'postgres://postgres@127.0.0.1:55433/bazaar,postgres://postgres@127.0.0.1:55434/bazaar',
+    ),
+    databaseReadPolicy: get(
+      'DATABASE_READ_POLICY',
+      oneOf('least-lag', 'round-robin'),
+      'least-lag',
+      'round-robin',
+    ),
+    replicaMaxLagMs: get('REPLICA_MAX_LAG_MS', int(0, 3_600_000), 1000, '1000'),
+    replicaCheckIntervalMs: get('REPLICA_CHECK_INTERVAL', duration(100, 60_000), 1000, '1s'),
+    databaseReplicaPoolSize: get('DATABASE_REPLICA_POOL_SIZE', int(1, 500), 10, '10'),
+    readYourWritesTtlMs: get('READ_YOUR_WRITES_TTL', duration(1000, 3_600_000), 30_000, '30s'),
     migrateOnStart: get('MIGRATE_ON_START', bool, embedded, 'true'),
     seed: get('SEED', bool, embedded, 'false'),
     logLevel: get(
@@ -298,6 +330,9 @@ export function loadConfig(env: Env = readEnv()): Config {
     problems.push(
       `SESSION_ABSOLUTE_TTL must not be shorter than SESSION_IDLE_TTL (example: SESSION_IDLE_TTL=2d SESSION_ABSOLUTE_TTL=30d)`,
     );
+  }
+  if (config.databaseReplicaUrls.length > 0 && embedded) {
+    problems.push('DATABASE_REPLICA_URLS needs DATABASE_URL: replicas follow a PostgreSQL primary');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

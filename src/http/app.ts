@@ -20,6 +20,8 @@ import { Type } from 'typebox';
 import type { Config } from '../config/config.ts';
 import type { Consumer } from '../platform/events/events.ts';
 import type { Platform } from '../platform/platform.ts';
+import { registerReadYourWrites } from '../platform/sql/router/read-your-writes.ts';
+import { routerOf } from '../platform/sql/router/replicated-sql.ts';
 import type { MigrationSet } from '../platform/sql/sql.ts';
 import { AppError } from '../shared/errors.ts';
 import { registerAuth } from './auth.ts';
@@ -131,6 +133,10 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
 
   await app.register(cookie);
   registerAuth(app, platform.sessions);
+  registerReadYourWrites(app, platform.sql, {
+    ttlMs: config.readYourWritesTtlMs,
+    secure: config.cookieSecure === 'always',
+  });
   const onCreated = modules.flatMap((m) =>
     m.onObjectCreated ? [m.onObjectCreated({ config, platform })] : [],
   );
@@ -182,7 +188,22 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
         tags: ['ops'],
         summary: 'Readiness: database reachable and migrations applied',
         response: {
-          200: Type.Object({ status: Type.Literal('ready'), database: Type.String() }),
+          200: Type.Object({
+            status: Type.Literal('ready'),
+            database: Type.String(),
+            nodes: Type.Optional(
+              Type.Array(
+                Type.Object({
+                  name: Type.String(),
+                  role: Type.String(),
+                  healthy: Type.Boolean(),
+                  lagMs: Type.Union([Type.Number(), Type.Null()]),
+                  lsn: Type.Union([Type.String(), Type.Null()]),
+                  reason: Type.Union([Type.String(), Type.Null()]),
+                }),
+              ),
+            ),
+          }),
           503: Type.Ref('Problem'),
         },
       },
@@ -207,7 +228,8 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
           ? err
           : new AppError('UNAVAILABLE', 'database unreachable', { cause: err });
       }
-      return { status: 'ready' as const, database: platform.sql.backend };
+      const nodes = routerOf(platform.sql)?.status();
+      return { status: 'ready' as const, database: platform.sql.backend, ...(nodes ? { nodes } : {}) };
     },
   );
 

@@ -66,6 +66,13 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
         url: config.databaseUrl!,
         poolSize: config.databasePoolSize,
         applicationName: `bazaar-${options.processName ?? 'web'}`,
+        replicas: {
+          urls: config.databaseReplicaUrls,
+          poolSize: config.databaseReplicaPoolSize,
+          policy: config.databaseReadPolicy,
+          maxLagMs: config.replicaMaxLagMs,
+          checkIntervalMs: config.replicaCheckIntervalMs,
+        },
       })
     : embedded.sql;
 

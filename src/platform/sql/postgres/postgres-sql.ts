@@ -6,6 +6,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { kyselySqlPort } from '../kysely-sql-port.ts';
+import { createReplicatedSql, type ReplicaSettings } from '../router/replicated-sql.ts';
 import type { SqlPort } from '../sql.ts';
 
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -15,19 +16,25 @@ export type PostgresSqlOptions = Readonly<{
   poolSize: number;
   /** Shown in `pg_stat_activity`, so operators can tell processes apart. */
   applicationName?: string;
+  /** Read replicas behind the replica router (src/platform/sql/router); none: reads on the primary. */
+  replicas?: ReplicaSettings;
 }>;
 
 export async function createPostgresSql(options: PostgresSqlOptions): Promise<SqlPort> {
-  const pool = new pg.Pool({
+  const poolOptions: pg.PoolConfig = {
     connectionString: options.url,
     max: options.poolSize,
     application_name: options.applicationName ?? 'bazaar',
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     statement_timeout: 30_000,
-  });
+  };
+  const pool = new pg.Pool(poolOptions);
   // An idle client losing its server must not crash the process; the pool replaces it.
   pool.on('error', () => {});
+  if (options.replicas && options.replicas.urls.length > 0) {
+    return createReplicatedSql({ primary: pool, replicas: options.replicas, poolOptions });
+  }
   const primary = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
   return kyselySqlPort({ backend: 'postgres', primary, close: () => primary.destroy() });
 }

@@ -1,0 +1,78 @@
+/**
+ * Read-your-writes at the HTTP edge. Every request runs in a read context (read-context.ts).
+ * When a request wrote to a domain table, the response carries a cookie `bazaar_rw` holding the
+ * primary's WAL position right after the write and when that stickiness ends (`ttlMs` later).
+ * The client's next requests bring it back; until a replica has replayed that position their
+ * reads go to the primary (see replica-router.ts). A cookie, not the session, so anonymous
+ * writers are covered too and no extra write is made per request.
+ *
+ * The cookie is not signed: it can only make its holder's own reads go to the primary, which a
+ * client can also get by writing. It is bounded all the same: an expiry further than `ttlMs`
+ * ahead, or a position beyond what the primary has written (plus 64 MiB for the poll interval),
+ * is ignored.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { SqlPort } from '../sql.ts';
+import { formatLsn, parseLsn } from './lsn.ts';
+import { newReadContext, type ReadContext, runInReadContext } from './read-context.ts';
+import { routerOf } from './replicated-sql.ts';
+
+export const RYW_COOKIE = 'bazaar_rw';
+const SLACK = 64n * 1024n * 1024n;
+
+export type ReadYourWritesOptions = Readonly<{ ttlMs: number; secure?: boolean }>;
+
+/** Adds the hooks; does nothing when `sql` has no replicas. Register after @fastify/cookie. */
+export function registerReadYourWrites(
+  app: FastifyInstance,
+  sql: SqlPort,
+  options: ReadYourWritesOptions,
+): void {
+  const router = routerOf(sql);
+  if (!router) return;
+  const contexts = new WeakMap<FastifyRequest, ReadContext>();
+
+  app.addHook('onRequest', (request, _reply, done) => {
+    const ctx = newReadContext(
+      minLsnFrom(request.cookies[RYW_COOKIE], router.knownPrimaryLsn(), options.ttlMs),
+    );
+    contexts.set(request, ctx);
+    runInReadContext(ctx, done);
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const ctx = contexts.get(request);
+    if (!ctx?.wrote) return payload;
+    try {
+      const lsn = await router.primaryLsn();
+      const until = Date.now() + options.ttlMs;
+      reply.setCookie(RYW_COOKIE, `${formatLsn(lsn)}~${until}`, {
+        path: '/',
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: options.secure ?? false,
+        maxAge: Math.ceil(options.ttlMs / 1000),
+      });
+    } catch (err) {
+      request.log.warn({ err }, 'read-your-writes: could not read the primary WAL position');
+    }
+    return payload;
+  });
+}
+
+/** The position a cookie asks for, or undefined when absent, expired or implausible. */
+export function minLsnFrom(
+  cookie: string | undefined,
+  knownPrimary: bigint | undefined,
+  ttlMs: number,
+  now = Date.now(),
+): bigint | undefined {
+  if (!cookie) return undefined;
+  const [lsnText, untilText] = cookie.split('~');
+  const lsn = parseLsn(lsnText);
+  const until = Number(untilText);
+  if (lsn === undefined || !Number.isSafeInteger(until)) return undefined;
+  if (until <= now || until > now + ttlMs + 60_000) return undefined;
+  if (knownPrimary !== undefined && lsn > knownPrimary + SLACK) return undefined;
+  return lsn;
+}
