@@ -19,6 +19,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
+import { prng } from '../src/apps/seed-data.ts';
 import {
   makeVariants,
   VARIANT_ENCODING,
@@ -41,21 +42,9 @@ type Measured = {
   peakRssMiB: number;
 };
 
-/** Deterministic pseudo-random numbers (mulberry32), so every child makes the same images. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A photo-like 2400 x 1800 JPEG: smooth noise, shapes in varied colours and a caption. */
 async function makePhoto(i: number): Promise<Buffer> {
-  const rnd = random(i + 1);
+  const rnd = prng(i + 1); // deterministic, so every child makes the same images
   const [w, h] = [240, 180];
   const noise = Buffer.alloc(w * h * 3);
   const base = [rnd() * 255, rnd() * 255, rnd() * 255];
