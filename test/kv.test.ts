@@ -1,13 +1,15 @@
-/** The kv port's contract on the SQL adapter, over PGlite and over PostgreSQL. */
+/** The kv port's contract on the SQL adapter (PGlite, PostgreSQL) and on the Redis adapter. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { kvContract } from '../src/platform/kv/kv.contract.ts';
+import { createRedisKv } from '../src/platform/kv/redis/redis-kv.ts';
 import { createSqlKv } from '../src/platform/kv/sql/sql-kv.ts';
 import { createPgliteSql } from '../src/platform/sql/pglite/pglite-sql.ts';
 import { createPostgresSql } from '../src/platform/sql/postgres/postgres-sql.ts';
 import type { SqlPort } from '../src/platform/sql/sql.ts';
-import { BACKENDS, type Backend } from './support/engines.ts';
+import { BACKENDS, type Backend, redis } from './support/engines.ts';
+import { redisForTest } from './support/redis.ts';
 
 const platformMigrations = {
   domain: 'platform' as const,
@@ -58,3 +60,12 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+kvContract({
+  name: 'redis',
+  skip: redis.skip,
+  async setup({ now }) {
+    const r = await redisForTest();
+    return { kv: createRedisKv(r.client, { prefix: r.prefix, now }), teardown: r.teardown };
+  },
+});

@@ -1,14 +1,16 @@
-/** The sessions port's contract on the SQL adapter, over PGlite and over PostgreSQL. */
+/** The sessions port's contract on the SQL adapter (PGlite, PostgreSQL) and on the Redis adapter. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
+import { createRedisSessionStore } from '../src/platform/sessions/redis/redis-sessions.ts';
 import { sessionsContract } from '../src/platform/sessions/sessions.contract.ts';
 import { createSqlSessionStore } from '../src/platform/sessions/sql/sql-sessions.ts';
 import { createPgliteSql } from '../src/platform/sql/pglite/pglite-sql.ts';
 import { createPostgresSql } from '../src/platform/sql/postgres/postgres-sql.ts';
 import type { SqlPort } from '../src/platform/sql/sql.ts';
-import { BACKENDS, type Backend } from './support/engines.ts';
+import { BACKENDS, type Backend, redis } from './support/engines.ts';
+import { redisForTest } from './support/redis.ts';
 
 const platformMigrations = {
   domain: 'platform' as const,
@@ -67,3 +69,24 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+sessionsContract({
+  name: 'redis',
+  skip: redis.skip,
+  async setup({ ttl, now }) {
+    const r = await redisForTest();
+    return {
+      store: createRedisSessionStore(r.client, ttl, { prefix: r.prefix, now }),
+      async dump() {
+        const lines: string[] = [];
+        for (const key of await r.keys()) {
+          const type = await r.client.type(key);
+          const value = type === 'hash' ? await r.client.hgetall(key) : await r.client.smembers(key);
+          lines.push(`${key} ${JSON.stringify(value)}`);
+        }
+        return lines.join('\n');
+      },
+      teardown: r.teardown,
+    };
+  },
+});

@@ -17,6 +17,8 @@ export type Config = Readonly<{
   /** Read replicas (DATABASE_REPLICA_URLS); empty: every read goes to the primary. */
   databaseReplicaUrls: readonly string[];
   databaseReadPolicy: 'least-lag' | 'round-robin';
+  /** More hosts of the primary (DATABASE_FAILOVER_URLS): the standby first; writes follow a promotion. */
+  databaseFailoverUrls: readonly string[];
   /** A replica lagging more than this is taken out of reads until it catches up. */
   replicaMaxLagMs: number;
   replicaCheckIntervalMs: number;
@@ -26,9 +28,14 @@ export type Config = Readonly<{
   migrateOnStart: boolean;
   seed: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  sessionStore: 'sql';
-  /** Where the kv port keeps carts, counters and leaderboards: `sql` tables in the `platform` schema. */
-  kvStore: 'sql';
+  /** Where sessions live: `sql` (platform.sessions) or `redis` (needs REDIS_URL). */
+  sessionStore: 'sql' | 'redis';
+  /** Where the kv port keeps carts, counters and leaderboards: `sql` tables in the `platform` schema, or `redis`. */
+  kvStore: 'sql' | 'redis';
+  /** `redis://[:password@]host:port[/db]`; used by SESSION_STORE/KV_STORE/CACHE=redis. */
+  redisUrl: string | undefined;
+  /** The cache's tiers: `memory` (this process only) or `redis` (memory + Redis + invalidation bus). */
+  cache: 'memory' | 'redis';
   sessionIdleTtlMs: number;
   sessionAbsoluteTtlMs: number;
   cookieSecure: 'auto' | 'always' | 'never';
@@ -129,6 +136,19 @@ const postgresUrl: Parser<string> = (raw) => {
     throw new Invalid(`has protocol "${url.protocol}" but must start with postgres://`);
   }
   return raw;
+};
+
+const redisUrl: Parser<string> = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new Invalid('is not a URL');
+  }
+  if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
+    throw new Invalid('must be redis://host:port or rediss://host:port');
+  }
+  return raw.trim();
 };
 
 const postgresUrls: Parser<string[]> = (raw) =>
@@ -260,6 +280,12 @@ export function loadConfig(env: Env = readEnv()): Config {
       [],
       'postgres://postgres@127.0.0.1:55433/bazaar,postgres://postgres@127.0.0.1:55434/bazaar',
     ),
+    databaseFailoverUrls: get(
+      'DATABASE_FAILOVER_URLS',
+      postgresUrls,
+      [],
+      'postgres://postgres@127.0.0.1:55435/bazaar',
+    ),
     databaseReadPolicy: get(
       'DATABASE_READ_POLICY',
       oneOf('least-lag', 'round-robin'),
@@ -278,8 +304,10 @@ export function loadConfig(env: Env = readEnv()): Config {
       'info',
       'info',
     ),
-    sessionStore: get('SESSION_STORE', oneOf('sql'), 'sql', 'sql'),
-    kvStore: get('KV_STORE', oneOf('sql'), 'sql', 'sql'),
+    sessionStore: get('SESSION_STORE', oneOf('sql', 'redis'), 'sql', 'redis'),
+    kvStore: get('KV_STORE', oneOf('sql', 'redis'), 'sql', 'redis'),
+    redisUrl: get<string | undefined>('REDIS_URL', redisUrl, undefined, 'redis://127.0.0.1:6379'),
+    cache: get('CACHE', oneOf('memory', 'redis'), 'memory', 'redis'),
     sessionIdleTtlMs: get('SESSION_IDLE_TTL', duration(60_000, 90 * 86_400_000), 2 * 86_400_000, '2d'),
     sessionAbsoluteTtlMs: get(
       'SESSION_ABSOLUTE_TTL',
@@ -331,8 +359,20 @@ export function loadConfig(env: Env = readEnv()): Config {
       `SESSION_ABSOLUTE_TTL must not be shorter than SESSION_IDLE_TTL (example: SESSION_IDLE_TTL=2d SESSION_ABSOLUTE_TTL=30d)`,
     );
   }
+  for (const [name, value] of [
+    ['SESSION_STORE', config.sessionStore],
+    ['KV_STORE', config.kvStore],
+    ['CACHE', config.cache],
+  ] as const) {
+    if (value === 'redis' && config.redisUrl === undefined) {
+      problems.push(`${name}=redis needs REDIS_URL (example: REDIS_URL=redis://127.0.0.1:6379)`);
+    }
+  }
   if (config.databaseReplicaUrls.length > 0 && embedded) {
     problems.push('DATABASE_REPLICA_URLS needs DATABASE_URL: replicas follow a PostgreSQL primary');
+  }
+  if (config.databaseFailoverUrls.length > 0 && embedded) {
+    problems.push('DATABASE_FAILOVER_URLS needs DATABASE_URL: they are more hosts of a PostgreSQL primary');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

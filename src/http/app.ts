@@ -200,6 +200,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
                   lagMs: Type.Union([Type.Number(), Type.Null()]),
                   lsn: Type.Union([Type.String(), Type.Null()]),
                   reason: Type.Union([Type.String(), Type.Null()]),
+                  host: Type.Optional(Type.String()),
                 }),
               ),
             ),

@@ -31,7 +31,15 @@ export function registerAuth(app: FastifyInstance, sessions: SessionStore): void
     let pending = cache.get(this);
     if (!pending) {
       const id = this.cookies[SESSION_COOKIE];
-      pending = id ? sessions.get(id) : Promise.resolve(null);
+      // Fail closed: a session store that cannot answer is a 503, never an anonymous visitor.
+      pending = id
+        ? sessions.get(id).catch((err: unknown) => {
+            throw new AppError('UNAVAILABLE', 'sessions are unavailable; try again shortly', {
+              cause: err,
+              retryAfterSeconds: 1,
+            });
+          })
+        : Promise.resolve(null);
       cache.set(this, pending);
     }
     return pending;

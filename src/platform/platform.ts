@@ -4,13 +4,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import pino from 'pino';
 import type { Config } from '../config/config.ts';
+import { type Cache, createCache } from './cache/cache.ts';
 import type { EventsPort } from './events/events.ts';
 import { createJobsEvents } from './events/jobs/jobs-events.ts';
 import type { JobsPort } from './jobs/jobs.ts';
 import { createPgBossJobs } from './jobs/pgboss/pgboss-jobs.ts';
 import type { Kv } from './kv/kv.ts';
+import { createRedisKv } from './kv/redis/redis-kv.ts';
 import { createSqlKv } from './kv/sql/sql-kv.ts';
 import { createFileMailer } from './mail/file/file-mailer.ts';
 import type { Mailer } from './mail/mail.ts';
@@ -19,6 +22,7 @@ import { createLocalObjects } from './objects/local/local-objects.ts';
 import { createUploadTokens, type UploadTokens } from './objects/local/upload-tokens.ts';
 import type { ObjectStore } from './objects/objects.ts';
 import { createS3Client, createS3Objects } from './objects/s3/s3-objects.ts';
+import { createRedisSessionStore } from './sessions/redis/redis-sessions.ts';
 import type { SessionStore } from './sessions/sessions.ts';
 import { createSqlSessionStore } from './sessions/sql/sql-sessions.ts';
 import { openPglite } from './sql/pglite/pglite-sql.ts';
@@ -31,6 +35,8 @@ import type { StreamPort } from './stream/stream.ts';
 export type Platform = Readonly<{
   sql: SqlPort;
   sessions: SessionStore;
+  /** Cache-aside for hot reads (CACHE): memory, or memory + Redis with an invalidation bus. */
+  cache: Cache;
   /** Background jobs (pg-boss on this database); started on first use. */
   jobs: JobsPort;
   /** Domain events to consumers, on the jobs port. */
@@ -66,6 +72,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
         url: config.databaseUrl!,
         poolSize: config.databasePoolSize,
         applicationName: `bazaar-${options.processName ?? 'web'}`,
+        failoverUrls: config.databaseFailoverUrls,
         replicas: {
           urls: config.databaseReplicaUrls,
           poolSize: config.databaseReplicaPoolSize,
@@ -76,13 +83,20 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       })
     : embedded.sql;
 
-  const sessions = createSqlSessionStore(sql, {
-    idleMs: config.sessionIdleTtlMs,
-    absoluteMs: config.sessionAbsoluteTtlMs,
-  });
+  // One Redis connection for sessions and kv; a command fails after one retry when Redis is down,
+  // so sessions fail closed quickly instead of queueing.
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
+  const redisLog = pino({ level: config.logLevel }).child({ component: 'redis' });
+  redis?.on('error', (err) => redisLog.warn({ err }, 'redis connection error'));
+  const sessionTtl = { idleMs: config.sessionIdleTtlMs, absoluteMs: config.sessionAbsoluteTtlMs };
+  const sessions =
+    config.sessionStore === 'redis'
+      ? createRedisSessionStore(redis!, sessionTtl)
+      : createSqlSessionStore(sql, sessionTtl);
 
-  // config.kvStore is 'sql', the only choice until the Redis adapter arrives.
-  const kv: Kv = createSqlKv(sql);
+  const cache = createCache({ redisUrl: config.cache === 'redis' ? config.redisUrl : undefined });
+
+  const kv: Kv = config.kvStore === 'redis' ? createRedisKv(redis!) : createSqlKv(sql);
 
   const mailLog = pino({ level: config.logLevel }).child({ component: 'mail' });
   const mail =
@@ -152,6 +166,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     stream,
     clickstream,
     sessions,
+    cache,
     kv,
     mail,
     objects,
@@ -162,6 +177,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       s3?.destroy();
       await jobs.stop();
       await sql.close();
+      await cache.close();
+      redis?.disconnect();
     },
   });
 }

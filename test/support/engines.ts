@@ -75,3 +75,43 @@ export const postgres: Backend = {
 
 /** Every SQL backend; suites run once per entry and skip with the printed reason. */
 export const BACKENDS: readonly Backend[] = [pglite, postgres];
+
+const redisUrl = process.env['REDIS_URL'];
+
+async function redisReachable(url: string): Promise<string | undefined> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 3000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.ping();
+    return undefined;
+  } catch (err) {
+    return `Redis at REDIS_URL is not reachable (${(err as Error).message})`;
+  } finally {
+    client.disconnect();
+  }
+}
+
+const redisSkip: string | undefined = redisUrl
+  ? await redisReachable(redisUrl)
+  : 'REDIS_URL is not set; set it to run the Redis suites (CI always does)';
+
+if (redisSkip && required) {
+  throw new Error(`BAZAAR_REQUIRE_ENGINES=1 but ${redisSkip}`);
+}
+
+/**
+ * Redis, when REDIS_URL is set and answers. Suites share the server: each test works under its
+ * own random key prefix and deletes only those keys (never FLUSHALL/FLUSHDB).
+ */
+export const redis: Readonly<{ url: string | undefined; skip: string | undefined; prefix(): string }> = {
+  url: redisUrl,
+  skip: redisSkip,
+  prefix: () => `bazaar-test:${randomBytes(6).toString('hex')}:`,
+};

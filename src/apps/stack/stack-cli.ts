@@ -20,7 +20,7 @@ export const STACK_USAGE = [
   'bazaar stack db status [--json] [--dir DIR]',
   'bazaar stack db promote [--node NAME] [--dir DIR]',
   'bazaar stack db start [--node NAME] [--dir DIR]',
-  'bazaar stack db stop [--node NAME] [--remove] [--dir DIR]',
+  'bazaar stack db stop [--node NAME] [--immediate] [--remove] [--dir DIR]',
   '',
   '  --replicas N   streaming replicas (0-8), each with its own replication slot',
   '  --standby      also a synchronous standby (synchronous_standby_names), to promote on failover',
@@ -30,6 +30,7 @@ export const STACK_USAGE = [
   '  --fast         fsync off: for tests and demos only',
   '  --node NAME    promote/start/stop one node (primary, replica1…, standby)',
   '  --remove       with stop: delete DIR afterwards',
+  '  --immediate    with stop: pg_ctl -m immediate (a crash, for failover drills)',
   'Prints the environment to export. Runs the server programs as the postgres user when root.',
 ].join('\n');
 
@@ -51,6 +52,7 @@ export async function runStack(args: string[], print: (line: string) => void): P
       json: { type: 'boolean' },
       node: { type: 'string' },
       remove: { type: 'boolean' },
+      immediate: { type: 'boolean' },
     },
     allowPositionals: false,
   });
@@ -106,7 +108,12 @@ export async function runStack(args: string[], print: (line: string) => void): P
       }
       case 'stop':
         await stopStack(
-          { dir, ...(values.node ? { node: values.node } : {}), remove: values.remove ?? false },
+          {
+            dir,
+            ...(values.node ? { node: values.node } : {}),
+            remove: values.remove ?? false,
+            ...(values.immediate ? { mode: 'immediate' as const } : {}),
+          },
           log,
         );
         return;

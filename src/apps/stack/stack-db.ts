@@ -226,7 +226,13 @@ async function startNode(manifest: StackManifest, node: StackNode, bin: string, 
 // ---------------------------------------------------------------------------------------------
 // stop, promote
 
-export type StopOptions = Readonly<{ dir: string; node?: string; remove?: boolean }>;
+export type StopOptions = Readonly<{
+  dir: string;
+  node?: string;
+  remove?: boolean;
+  /** `immediate`: no shutdown checkpoint, clients cut off at once (a crash, for failover drills). */
+  mode?: 'fast' | 'immediate';
+}>;
 
 /** Stops the recorded nodes (or one), replicas first; only what stack.json lists. */
 export async function stopStack(options: StopOptions, log: Log): Promise<void> {
@@ -242,7 +248,16 @@ export async function stopStack(options: StopOptions, log: Log): Promise<void> {
   for (const node of nodes) {
     if (pidOf(node) === undefined) continue;
     log(`stopping ${node.name} (port ${node.port})`);
-    await runner().run(join(bin, 'pg_ctl'), ['-D', node.dataDir, '-m', 'fast', '-w', '-t', '60', 'stop']);
+    await runner().run(join(bin, 'pg_ctl'), [
+      '-D',
+      node.dataDir,
+      '-m',
+      options.mode ?? 'fast',
+      '-w',
+      '-t',
+      '60',
+      'stop',
+    ]);
   }
   if (options.remove && !options.node) {
     rmSync(options.dir, { recursive: true, force: true });
@@ -379,7 +394,7 @@ export function stackEnvironment(manifest: StackManifest): Record<string, string
   return {
     DATABASE_URL: url(primary.port),
     ...(replicas.length > 0 ? { DATABASE_REPLICA_URLS: replicas.map((n) => url(n.port)).join(',') } : {}),
-    ...(standby ? { DATABASE_STANDBY_URL: url(standby.port) } : {}),
+    ...(standby ? { DATABASE_FAILOVER_URLS: url(standby.port) } : {}),
     ...(manifest.delayMs > 0 ? { REPLICA_MAX_LAG_MS: String(manifest.delayMs + 1000) } : {}),
   };
 }

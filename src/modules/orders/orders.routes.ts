@@ -5,6 +5,7 @@
 import type { ApiApp } from '../../http/app.ts';
 import { currentActor } from '../../http/auth.ts';
 import { IdParams, problems } from '../../http/schemas.ts';
+import { runIdempotent } from '../../platform/sql/router/idempotent.ts';
 import {
   CheckoutHeaders,
   OrderListQuery,
@@ -41,9 +42,10 @@ export function ordersRoutes(app: ApiApp, orders: OrdersService): void {
       },
     },
     async (request, reply) => {
-      const { order, created } = await orders.checkout(
-        await currentActor(request),
-        request.headers['idempotency-key'],
+      // Idempotent by its key: the router may run its transactions again after a failover.
+      const actor = await currentActor(request);
+      const { order, created } = await runIdempotent(() =>
+        orders.checkout(actor, request.headers['idempotency-key']),
       );
       return reply
         .status(created ? 201 : 200)

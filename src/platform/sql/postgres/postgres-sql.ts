@@ -18,6 +18,8 @@ export type PostgresSqlOptions = Readonly<{
   applicationName?: string;
   /** Read replicas behind the replica router (src/platform/sql/router); none: reads on the primary. */
   replicas?: ReplicaSettings;
+  /** More hosts that may become the primary (DATABASE_FAILOVER_URLS): the standby, then others. */
+  failoverUrls?: readonly string[];
 }>;
 
 export async function createPostgresSql(options: PostgresSqlOptions): Promise<SqlPort> {
@@ -29,12 +31,23 @@ export async function createPostgresSql(options: PostgresSqlOptions): Promise<Sq
     idleTimeoutMillis: 30_000,
     statement_timeout: 30_000,
   };
+  const failover = options.failoverUrls ?? [];
+  if ((options.replicas && options.replicas.urls.length > 0) || failover.length > 0) {
+    return createReplicatedSql({
+      primaryUrls: [options.url, ...failover],
+      replicas: options.replicas ?? {
+        urls: [],
+        poolSize: options.poolSize,
+        policy: 'least-lag',
+        maxLagMs: 1000,
+        checkIntervalMs: 1000,
+      },
+      poolOptions,
+    });
+  }
   const pool = new pg.Pool(poolOptions);
   // An idle client losing its server must not crash the process; the pool replaces it.
   pool.on('error', () => {});
-  if (options.replicas && options.replicas.urls.length > 0) {
-    return createReplicatedSql({ primary: pool, replicas: options.replicas, poolOptions });
-  }
   const primary = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
   return kyselySqlPort({ backend: 'postgres', primary, close: () => primary.destroy() });
 }

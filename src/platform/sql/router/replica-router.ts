@@ -21,7 +21,10 @@
  */
 import {
   type CompiledQuery,
+  type ConnectionProvider,
   type DatabaseConnection,
+  DefaultConnectionProvider,
+  DefaultQueryExecutor,
   type Driver,
   Kysely,
   PostgresAdapter,
@@ -34,13 +37,16 @@ import {
 import type pg from 'pg';
 import { AppError } from '../../../shared/errors.ts';
 import { isNodeFailure } from './failover-errors.ts';
+import { isIdempotent } from './idempotent.ts';
 import { formatLsn, parseLsn } from './lsn.ts';
+import type { PrimaryList } from './primary-list.ts';
 import { currentReadContext } from './read-context.ts';
 
 export type ReadPolicy = 'least-lag' | 'round-robin';
 
 export type RouterOptions = Readonly<{
-  primary: pg.Pool;
+  /** The primary and its failover hosts (primary-list.ts). */
+  primary: PrimaryList;
   replicas: readonly Readonly<{ name: string; pool: pg.Pool }>[];
   policy: ReadPolicy;
   maxLagMs: number;
@@ -59,6 +65,8 @@ export type NodeStatus = Readonly<{
   lsn: string | null;
   /** Why the node is out, when it is. */
   reason: string | null;
+  /** host:port of the node (for the primary: the host currently acting as primary). */
+  host?: string;
 }>;
 
 export type RouterCounters = {
@@ -74,6 +82,12 @@ export type RouterCounters = {
   retries: number;
   /** Times a replica was taken out (failed poll, failed query, lag over the limit). */
   takenOut: number;
+  /** Times the write handle switched to another host of the primary list. */
+  readonly failovers: number;
+  /** Probe rounds over the primary list (re-resolutions). */
+  readonly primaryResolutions: number;
+  /** Idempotent transactions run again after a node failure (idempotent.ts). */
+  transactionRetries: number;
 };
 
 export type ReplicaRouter = Readonly<{
@@ -107,11 +121,18 @@ type Replica = {
 const POLL_TIMEOUT_MS = 1000;
 const HISTORY_MS = 120_000;
 const BACKOFF_MS = [25, 50, 100];
+/** Idempotent work: tries and the time they may take in all. */
+const IDEMPOTENT_TRIES = 3;
+const IDEMPOTENT_WINDOW_MS = 10_000;
+
+/** Errors the write path made from node failures, and those of them raised at commit. */
+const nodeErrors = new WeakSet<object>();
+const commitErrors = new WeakSet<object>();
 
 export async function createReplicaRouter(options: RouterOptions): Promise<ReplicaRouter> {
   const now = options.now ?? Date.now;
-  const primaryDriver: Driver = new PostgresDriver({ pool: options.primary });
-  await primaryDriver.init();
+  const primaries = options.primary;
+  const primaryDriver = (): Driver => primaries.current().driver;
   const replicas: Replica[] = [];
   for (const r of options.replicas) {
     const driver: Driver = new PostgresDriver({ pool: r.pool });
@@ -125,6 +146,13 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
     fallbacks: 0,
     retries: 0,
     takenOut: 0,
+    get failovers() {
+      return primaries.counters.failovers;
+    },
+    get primaryResolutions() {
+      return primaries.counters.resolutions;
+    },
+    transactionRetries: 0,
   };
   for (const r of replicas) counters.byNode[r.name] = 0;
   const history: { t: number; lsn: bigint }[] = [];
@@ -146,13 +174,14 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
 
   async function pollPrimary(): Promise<void> {
     try {
-      const lsn = await withTimeout(queryLsn(options.primary, 'select pg_current_wal_lsn()::text as lsn'));
+      const lsn = await withTimeout(queryLsn(primaries.current().pool, PRIMARY_LSN));
       const t = now();
       if (history.length === 0 || history.at(-1)!.lsn !== lsn) history.push({ t, lsn });
       while (history.length > 1 && history[0]!.t < t - HISTORY_MS) history.shift();
       primaryReason = null;
     } catch (err) {
       primaryReason = (err as Error).message;
+      primaries.suspect(`poll failed: ${primaryReason}`);
     }
   }
 
@@ -196,7 +225,7 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
   await refresh();
 
   type Target = { name: string; role: 'primary' | 'replica'; driver: Driver; replica?: Replica };
-  const primaryTarget: Target = { name: 'primary', role: 'primary', driver: primaryDriver };
+  const primaryTarget = (): Target => ({ name: 'primary', role: 'primary', driver: primaryDriver() });
 
   /** The node for the next read, skipping `tried`. */
   function pick(tried: ReadonlySet<string>): Target {
@@ -204,7 +233,7 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
     const healthy = replicas.filter((r) => r.up && !tried.has(r.name));
     if (ctx?.wrote) {
       counters.stickinessHits++;
-      return primaryTarget;
+      return primaryTarget();
     }
     const min = ctx?.minLsn;
     const caughtUp =
@@ -212,7 +241,7 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
     if (caughtUp.length === 0) {
       if (healthy.length > 0) counters.stickinessHits++;
       else counters.fallbacks++;
-      return primaryTarget;
+      return primaryTarget();
     }
     let chosen: Replica;
     if (options.policy === 'round-robin') {
@@ -241,6 +270,7 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
           return new RoutedConnection(target, inner);
         } catch (err) {
           if (!isNodeFailure(err)) throw err;
+          if (target.role === 'primary') primaries.suspect((err as Error).message);
           if (target.role === 'primary' || attempt >= BACKOFF_MS.length) throw unavailable(err);
           takeOut(target.replica!, `query failed: ${(err as Error).message}`);
           tried.add(target.name);
@@ -276,6 +306,7 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
           return await this.inner.executeQuery<R>(query);
         } catch (err) {
           if (!isNodeFailure(err)) throw err;
+          if (this.target.role === 'primary') primaries.suspect((err as Error).message);
           if (this.inTransaction || attempt >= BACKOFF_MS.length) throw unavailable(err);
           if (this.target.replica) takeOut(this.target.replica, `query failed: ${(err as Error).message}`);
           tried.add(this.target.name);
@@ -313,30 +344,41 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
     }
   }
 
+  /** A node error on the write path: the primary is suspect, the caller gets 503 (or a retry). */
+  function writeFailure(err: unknown, atCommit = false): unknown {
+    if (!isNodeFailure(err)) return err;
+    primaries.suspect((err as Error).message);
+    const e = unavailable(err);
+    nodeErrors.add(e);
+    if (atCommit) commitErrors.add(e);
+    return e;
+  }
+
   const writeDriver: Driver = {
     async init() {},
     async acquireConnection() {
+      const driver = primaryDriver();
       try {
-        return new WriteConnection(await primaryDriver.acquireConnection());
+        return new WriteConnection(driver, await driver.acquireConnection());
       } catch (err) {
-        throw isNodeFailure(err) ? unavailable(err) : err;
+        throw writeFailure(err);
       }
     },
     async beginTransaction(c, s) {
       const conn = c as WriteConnection;
       try {
-        await primaryDriver.beginTransaction(conn.inner, s);
+        await conn.driver.beginTransaction(conn.inner, s);
       } catch (err) {
-        throw isNodeFailure(err) ? unavailable(err) : err;
+        throw writeFailure(err);
       }
       conn.inTransaction = true;
     },
     async commitTransaction(c) {
       const conn = c as WriteConnection;
       try {
-        await primaryDriver.commitTransaction(conn.inner);
+        await conn.driver.commitTransaction(conn.inner);
       } catch (err) {
-        throw isNodeFailure(err) ? unavailable(err) : err;
+        throw writeFailure(err, true);
       }
       if (conn.wroteInTransaction) markWrote();
       conn.inTransaction = false;
@@ -346,29 +388,36 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
       const conn = c as WriteConnection;
       conn.inTransaction = false;
       conn.wroteInTransaction = false;
-      await primaryDriver.rollbackTransaction(conn.inner);
+      try {
+        await conn.driver.rollbackTransaction(conn.inner);
+      } catch (err) {
+        // A dead connection: the server rolled the transaction back; keep the original error.
+        if (!isNodeFailure(err)) throw err;
+      }
     },
-    releaseConnection: (c) => primaryDriver.releaseConnection((c as WriteConnection).inner),
+    releaseConnection: (c) => (c as WriteConnection).driver.releaseConnection((c as WriteConnection).inner),
     async destroy() {},
   };
 
   /** A connection of the write handle: counts queries and marks the request as a writer. */
   class WriteConnection implements DatabaseConnection {
+    driver: Driver;
     inner: DatabaseConnection;
     inTransaction = false;
     wroteInTransaction = false;
-    constructor(inner: DatabaseConnection) {
+    constructor(driver: Driver, inner: DatabaseConnection) {
+      this.driver = driver;
       this.inner = inner;
     }
     async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-      count(primaryTarget);
+      count(primaryTarget());
       const text = query.sql.trimStart().slice(0, 16).toLowerCase();
       if (text.startsWith('begin') || text.startsWith('start transaction')) this.inTransaction = true;
       let result: QueryResult<R>;
       try {
         result = await this.inner.executeQuery<R>(query);
       } catch (err) {
-        throw isNodeFailure(err) ? unavailable(err) : err;
+        throw writeFailure(err, text.startsWith('commit'));
       }
       if (text.startsWith('commit') || text.startsWith('rollback')) {
         if (text.startsWith('commit') && this.wroteInTransaction) markWrote();
@@ -381,20 +430,50 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
       return result;
     }
     streamQuery<R>(query: CompiledQuery, chunkSize: number): AsyncIterableIterator<QueryResult<R>> {
-      count(primaryTarget);
+      count(primaryTarget());
       return this.inner.streamQuery<R>(query, chunkSize);
     }
   }
 
+  /**
+   * Every statement and transaction of the write handle acquires its connection here. Inside
+   * `runIdempotent` a node failure before commit waits for the primary list to re-resolve and
+   * runs the whole consumer (the transaction callback, or the statement) again.
+   */
+  const inner = new DefaultConnectionProvider(writeDriver);
+  const retrying: ConnectionProvider = {
+    async provideConnection(consumer, opts) {
+      if (!isIdempotent()) return inner.provideConnection(consumer, opts);
+      const deadline = Date.now() + IDEMPOTENT_WINDOW_MS;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await inner.provideConnection(consumer, opts);
+        } catch (err) {
+          const retryable =
+            typeof err === 'object' && err !== null && nodeErrors.has(err) && !commitErrors.has(err);
+          if (!retryable || attempt >= IDEMPOTENT_TRIES || Date.now() >= deadline) throw err;
+          if (!(await primaries.waitForPrimary(deadline))) throw err;
+          counters.transactionRetries++;
+        }
+      }
+    },
+  };
+
   const reader = new Kysely<unknown>({ dialect: dialectOf(readDriver) });
-  const writer = new Kysely<unknown>({ dialect: dialectOf(writeDriver) });
+  const writeDialect = dialectOf(writeDriver);
+  const writer = new Kysely<unknown>({
+    config: { dialect: writeDialect },
+    dialect: writeDialect,
+    driver: writeDriver,
+    executor: new DefaultQueryExecutor(new PostgresQueryCompiler(), new PostgresAdapter(), retrying, []),
+  });
 
   return Object.freeze({
     reader,
     writer,
     counters,
     refresh,
-    primaryLsn: () => queryLsn(options.primary, 'select pg_current_wal_lsn()::text as lsn'),
+    primaryLsn: () => queryLsn(primaries.current().pool, PRIMARY_LSN),
     knownPrimaryLsn: () => history.at(-1)?.lsn,
     status(): NodeStatus[] {
       const latest = history.at(-1);
@@ -405,7 +484,8 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
           healthy: primaryReason === null,
           lagMs: 0,
           lsn: latest === undefined ? null : formatLsn(latest.lsn),
-          reason: primaryReason,
+          reason: primaryReason ?? primaries.suspectReason(),
+          host: primaries.current().host,
         },
         ...replicas.map((r) => ({
           name: r.name,
@@ -420,7 +500,7 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
     async close() {
       clearInterval(timer);
       await polling;
-      await Promise.all([options.primary.end(), ...replicas.map((r) => r.pool.end())]);
+      await Promise.all([primaries.close(), ...replicas.map((r) => r.pool.end())]);
     },
   });
 }
@@ -430,6 +510,8 @@ function markWrote(): void {
   const ctx = currentReadContext();
   if (ctx) ctx.wrote = true;
 }
+
+const PRIMARY_LSN = 'select pg_current_wal_lsn()::text as lsn';
 
 const WRITE_NODES = new Set(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode', 'MergeQueryNode']);
 const RAW_WRITE =

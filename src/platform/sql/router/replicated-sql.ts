@@ -1,11 +1,13 @@
 /**
- * The PostgreSQL adapter with read replicas: `write` is the primary, `read` the replica router.
+ * The PostgreSQL adapter with read replicas and/or failover hosts: `write` is the primary (the
+ * first read-write host of the primary list, re-resolved on node failures), `read` the router.
  * `routerOf(sql)` gives the router (status for /readyz, counters, the primary's WAL position for
  * read-your-writes) without widening the SQL port; it is undefined for a port without replicas.
  */
 import pg from 'pg';
 import { kyselySqlPort } from '../kysely-sql-port.ts';
 import type { SqlPort } from '../sql.ts';
+import { createPrimaryList } from './primary-list.ts';
 import { createReplicaRouter, type ReadPolicy, type ReplicaRouter } from './replica-router.ts';
 
 export type ReplicaSettings = Readonly<{
@@ -17,7 +19,8 @@ export type ReplicaSettings = Readonly<{
 }>;
 
 export type ReplicatedSqlOptions = Readonly<{
-  primary: pg.Pool;
+  /** DATABASE_URL, then DATABASE_FAILOVER_URLS (primary-list.ts). */
+  primaryUrls: readonly string[];
   replicas: ReplicaSettings;
   poolOptions: pg.PoolConfig;
 }>;
@@ -41,9 +44,9 @@ export async function createReplicatedSql(options: ReplicatedSqlOptions): Promis
     pool.on('connect', quietClient);
     return { name: `replica${i + 1}`, pool };
   });
-  options.primary.on('connect', quietClient);
+  const primary = await createPrimaryList(options.primaryUrls, options.poolOptions, quietClient);
   const router = await createReplicaRouter({
-    primary: options.primary,
+    primary,
     replicas,
     policy: options.replicas.policy,
     maxLagMs: options.replicas.maxLagMs,

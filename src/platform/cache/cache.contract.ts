@@ -1,0 +1,126 @@
+/**
+ * The cache port's contract, run (test/cache.test.ts) against memory only and, when Redis is
+ * reachable, memory + Redis. `setup` gives cache instances that share one backend (for memory
+ * only, the cross-instance case is skipped: there is nothing to share).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Cache } from './cache.ts';
+
+export type CacheContractSubject = Readonly<{
+  name: string;
+  skip: string | undefined;
+  /** Whether two instances from one `setup` share their data (an invalidation bus). */
+  shared: boolean;
+  setup(): Promise<{ instance(): Cache; teardown(): Promise<void> }>;
+}>;
+
+export function cacheContract(subject: CacheContractSubject): void {
+  describe(`cache port contract: ${subject.name}`, { skip: subject.skip }, () => {
+    const withCache = async (fn: (make: () => Cache) => Promise<void>) => {
+      const backend = await subject.setup();
+      const made: Cache[] = [];
+      try {
+        await fn(() => {
+          const c = backend.instance();
+          made.push(c);
+          return c;
+        });
+      } finally {
+        await sleep(50); // let background L2/bus writes of the last call settle before closing
+        for (const c of made) await c.close();
+        await backend.teardown();
+      }
+    };
+
+    it('when 200 concurrent reads hit a cold key, then the loader runs exactly once', () =>
+      withCache(async (make) => {
+        const cache = make();
+        let loads = 0;
+        const loader = async () => {
+          loads++;
+          await sleep(20);
+          return { n: 42 };
+        };
+        const values = await Promise.all(
+          Array.from({ length: 200 }, () => cache.getOrSet('product:cold', loader, { ttlMs: 60_000 })),
+        );
+        assert.equal(loads, 1);
+        assert.ok(values.every((v) => v.n === 42));
+        assert.equal(cache.stats().loads['product'], 1);
+        assert.equal(cache.stats().misses, 1);
+      }));
+
+    it('when the loader fails after expiry within grace, then the stale value is served', () =>
+      withCache(async (make) => {
+        const cache = make();
+        const opts = { ttlMs: 50, graceMs: 60_000 };
+        assert.equal(await cache.getOrSet('k:grace', async () => 'v1', opts), 'v1');
+        await sleep(120);
+        const stale = await cache.getOrSet(
+          'k:grace',
+          async () => {
+            throw new Error('database down');
+          },
+          opts,
+        );
+        assert.equal(stale, 'v1');
+        assert.equal(cache.stats().staleServed, 1);
+      }));
+
+    it('when the loader fails and nothing is cached, then getOrSet rejects', () =>
+      withCache(async (make) => {
+        const cache = make();
+        await assert.rejects(
+          cache.getOrSet(
+            'k:none',
+            async () => {
+              throw new Error('database down');
+            },
+            { ttlMs: 1000, graceMs: 1000 },
+          ),
+        );
+      }));
+
+    it('when a key or a tag is deleted, then the next read loads again', () =>
+      withCache(async (make) => {
+        const cache = make();
+        let n = 0;
+        const load = async () => ++n;
+        const opts = { ttlMs: 60_000, tags: ['product:p1'] };
+        assert.equal(await cache.getOrSet('product:p1', load, opts), 1);
+        assert.equal(await cache.getOrSet('product:p1', load, opts), 1);
+        assert.equal(cache.stats().hits, 1);
+        await cache.delete('product:p1');
+        assert.equal(await cache.getOrSet('product:p1', load, opts), 2);
+        await cache.deleteByTag('product:p1');
+        assert.equal(await cache.getOrSet('product:p1', load, opts), 3);
+      }));
+
+    it(
+      'when one instance invalidates, then another instance sees it within a second',
+      {
+        skip: subject.shared ? undefined : 'memory only: instances share nothing',
+      },
+      () =>
+        withCache(async (make) => {
+          const a = make();
+          const b = make();
+          const opts = { ttlMs: 60_000, tags: ['product:p2'] };
+          assert.equal(await a.getOrSet('product:p2', async () => 'old', opts), 'old');
+          assert.equal(await b.getOrSet('product:p2', async () => 'unused', opts), 'old');
+          await sleep(100); // let both subscribe to the bus
+          await a.deleteByTag('product:p2');
+          const deadline = Date.now() + 1000;
+          let seen = '';
+          while (Date.now() < deadline) {
+            seen = await b.getOrSet('product:p2', async () => 'new', opts);
+            if (seen === 'new') break;
+            await sleep(20);
+          }
+          assert.equal(seen, 'new');
+        }),
+    );
+  });
+}
