@@ -41,7 +41,8 @@ describe('failover: primary killed, standby promoted, during checkouts', { skip:
   const parent = mkdtempSync(join(tmpdir(), 'bazaar-failover-test-'));
   chmodSync(parent, 0o755);
   const dir = join(parent, 'stack');
-  const basePort = 58100 + 10 * Math.floor(Math.random() * 40);
+  // Below the ephemeral port range (32768-60999), so no outgoing socket can hold these ports.
+  const basePort = 28100 + 10 * Math.floor(Math.random() * 40);
   const standbyPort = basePort + 2;
   let t: TestApp;
   let router: ReplicaRouter;

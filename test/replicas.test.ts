@@ -31,7 +31,8 @@ describe('read replicas with read-your-writes', { skip: pgSkip }, () => {
   const parent = mkdtempSync(join(tmpdir(), 'bazaar-replicas-test-'));
   chmodSync(parent, 0o755);
   const dir = join(parent, 'stack');
-  const basePort = 57600 + 10 * Math.floor(Math.random() * 40);
+  // Below the ephemeral port range (32768-60999), so no outgoing socket can hold these ports.
+  const basePort = 27600 + 10 * Math.floor(Math.random() * 40);
   const ports = [basePort, basePort + 1, basePort + 2];
   let t: TestApp;
   let router: ReplicaRouter;

@@ -35,7 +35,8 @@ describe('bazaar stack db', { skip: pgSkip }, () => {
   const parent = mkdtempSync(join(tmpdir(), 'bazaar-stack-test-'));
   chmodSync(parent, 0o755); // the postgres user must reach DIR
   const dir = join(parent, 'stack');
-  const basePort = 57100 + 10 * Math.floor(Math.random() * 40);
+  // Below the ephemeral port range (32768-60999), so no outgoing socket can hold these ports.
+  const basePort = 27100 + 10 * Math.floor(Math.random() * 40);
   let manifest: StackManifest;
 
   before(async () => {
