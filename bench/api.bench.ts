@@ -17,9 +17,11 @@ import {
   type LoadResult,
   load,
   machine,
+  pick,
   runNode,
   startNode,
   table,
+  waitReady,
   writeResult,
 } from './support.ts';
 
@@ -28,8 +30,6 @@ const PRODUCTS = Number(process.env['BENCH_PRODUCTS'] ?? 2000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const opts = { seconds: SECONDS, connections: CONNECTIONS };
-
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
 async function postgresReachable(): Promise<boolean> {
   const c = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
@@ -124,16 +124,6 @@ async function measureApp(label: string, env: Record<string, string>): Promise<L
   } finally {
     await server.stop();
   }
-}
-
-async function waitReady(base: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${base} did not become ready`);
 }
 
 const headers = ['database', 'route', 'req/s', 'p99 ms', 'vs bare Fastify', 'vs bare pg', 'errors'];

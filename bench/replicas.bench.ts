@@ -20,7 +20,7 @@ import { loadConfig } from '../src/config/config.ts';
 import { createPlatform } from '../src/platform/platform.ts';
 import { createPostgresSql } from '../src/platform/sql/postgres/postgres-sql.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
-import { freePort, machine, runNode, startNode, table, writeResult } from './support.ts';
+import { freePort, machine, pick, runNode, startNode, table, waitReady, writeResult } from './support.ts';
 
 const PRODUCTS = Number(process.env['BENCH_PRODUCTS'] ?? 2000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -29,7 +29,6 @@ const QUERIES = Number(process.env['BENCH_QUERIES'] ?? 5000);
 const WRITE_SHARE = 0.05;
 const KITCHEN = '0190a8c0-0000-7000-8000-000000000101';
 
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 const log = (line: string) => console.log(`  ${line}`);
 
 const parent = mkdtempSync(join(tmpdir(), 'bazaar-bench-replicas-'));
@@ -64,16 +63,6 @@ async function catalogReads(): Promise<number[]> {
 
 async function resetStatements(): Promise<void> {
   await Promise.all(ports.map((p) => onNode(p, 'select pg_stat_statements_reset()')));
-}
-
-async function waitReady(base: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${base} did not become ready`);
 }
 
 type MixResult = { label: string; rps: number; p99: number; errors: number; non2xx: number; reads: number[] };

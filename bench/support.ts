@@ -142,3 +142,17 @@ export async function writeResult(name: string, data: unknown): Promise<string> 
   await writeFile(file, `${JSON.stringify(data, null, 2)}\n`);
   return file;
 }
+
+/** A random element. */
+export const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
+
+/** Resolves once `${base}/readyz` answers 200 (polls for up to 30 s). */
+export async function waitReady(base: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${base} did not become ready`);
+}

@@ -1,41 +1,19 @@
 /** The sessions port's contract on the SQL adapter (PGlite, PostgreSQL) and on the Redis adapter. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { createRedisSessionStore } from '../src/platform/sessions/redis/redis-sessions.ts';
 import { sessionsContract } from '../src/platform/sessions/sessions.contract.ts';
 import { createSqlSessionStore } from '../src/platform/sessions/sql/sql-sessions.ts';
-import { createPgliteSql } from '../src/platform/sql/pglite/pglite-sql.ts';
-import { createPostgresSql } from '../src/platform/sql/postgres/postgres-sql.ts';
-import type { SqlPort } from '../src/platform/sql/sql.ts';
-import { BACKENDS, type Backend, redis } from './support/engines.ts';
+import { BACKENDS, openPlatformSql, redis } from './support/engines.ts';
 import { redisForTest } from './support/redis.ts';
-
-const platformMigrations = {
-  domain: 'platform' as const,
-  dir: fileURLToPath(new URL('../migrations/platform/', import.meta.url)),
-};
-
-async function openSql(backend: Backend): Promise<{ port: SqlPort; teardown(): Promise<void> }> {
-  const db = await backend.createDatabase();
-  const port = db.url ? await createPostgresSql({ url: db.url, poolSize: 4 }) : await createPgliteSql();
-  await port.migrate([platformMigrations]);
-  return {
-    port,
-    async teardown() {
-      await port.close();
-      await db.drop();
-    },
-  };
-}
 
 for (const backend of BACKENDS) {
   sessionsContract({
     name: `sql on ${backend.name}`,
     skip: backend.skip,
     async setup({ ttl, now }) {
-      const { port, teardown } = await openSql(backend);
+      const { port, teardown } = await openPlatformSql(backend);
       return {
         store: createSqlSessionStore(port, ttl, { now }),
         async dump() {
@@ -51,7 +29,7 @@ for (const backend of BACKENDS) {
 
   describe(`SQL sessions adapter on ${backend.name}`, { skip: backend.skip }, () => {
     it('when expired sessions are purged, then exactly the expired rows go', async () => {
-      const { port, teardown } = await openSql(backend);
+      const { port, teardown } = await openPlatformSql(backend);
       try {
         let t = Date.UTC(2030, 0, 1);
         const store = createSqlSessionStore(port, { idleMs: 60_000, absoluteMs: 600_000 }, { now: () => t });

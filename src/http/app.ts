@@ -24,7 +24,7 @@ import { registerReadYourWrites } from '../platform/sql/router/read-your-writes.
 import { routerOf } from '../platform/sql/router/replicated-sql.ts';
 import type { MigrationSet } from '../platform/sql/sql.ts';
 import { AppError } from '../shared/errors.ts';
-import { registerAuth } from './auth.ts';
+import { cookieSecure, registerAuth } from './auth.ts';
 import { registerObjectRoutes } from './media-serving.ts';
 import { sendProblem } from './problem.ts';
 import { ProblemSchema } from './schemas.ts';
@@ -135,7 +135,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   registerAuth(app, platform.sessions);
   registerReadYourWrites(app, platform.sql, {
     ttlMs: config.readYourWritesTtlMs,
-    secure: config.cookieSecure === 'always',
+    secure: (request) => cookieSecure(request, config),
   });
   const onCreated = modules.flatMap((m) =>
     m.onObjectCreated ? [m.onObjectCreated({ config, platform })] : [],

@@ -87,7 +87,8 @@ export function clearSessionCookie(reply: FastifyReply, config: Config): void {
   });
 }
 
-function cookieSecure(request: FastifyRequest, config: Config): boolean {
+/** The rule for every cookie of ours: Secure unless served to localhost over plain http (COOKIE_SECURE). */
+export function cookieSecure(request: FastifyRequest, config: Config): boolean {
   if (config.cookieSecure === 'always') return true;
   if (config.cookieSecure === 'never') return false;
   return !LOCAL_HOSTS.has(request.hostname) || request.protocol === 'https';

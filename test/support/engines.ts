@@ -4,7 +4,11 @@
  * BAZAAR_REQUIRE_ENGINES=1 (CI) a missing engine fails the run instead of skipping.
  */
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { createPgliteSql } from '../../src/platform/sql/pglite/pglite-sql.ts';
+import { createPostgresSql } from '../../src/platform/sql/postgres/postgres-sql.ts';
+import type { SqlPort } from '../../src/platform/sql/sql.ts';
 
 export type Backend = Readonly<{
   name: 'pglite' | 'postgres';
@@ -115,3 +119,25 @@ export const redis: Readonly<{ url: string | undefined; skip: string | undefined
   skip: redisSkip,
   prefix: () => `bazaar-test:${randomBytes(6).toString('hex')}:`,
 };
+
+/**
+ * A fresh database on `backend` with the platform schema migrated, for the contract suites of
+ * ports whose SQL adapters keep their tables there (sessions, kv, stream).
+ */
+export async function openPlatformSql(
+  backend: Backend,
+  poolSize = 4,
+): Promise<{ port: SqlPort; teardown(): Promise<void> }> {
+  const db = await backend.createDatabase();
+  const port = db.url ? await createPostgresSql({ url: db.url, poolSize }) : await createPgliteSql();
+  await port.migrate([
+    { domain: 'platform', dir: fileURLToPath(new URL('../../migrations/platform/', import.meta.url)) },
+  ]);
+  return {
+    port,
+    async teardown() {
+      await port.close();
+      await db.drop();
+    },
+  };
+}

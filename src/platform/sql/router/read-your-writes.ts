@@ -20,7 +20,11 @@ import { routerOf } from './replicated-sql.ts';
 export const RYW_COOKIE = 'bazaar_rw';
 const SLACK = 64n * 1024n * 1024n;
 
-export type ReadYourWritesOptions = Readonly<{ ttlMs: number; secure?: boolean }>;
+export type ReadYourWritesOptions = Readonly<{
+  ttlMs: number;
+  /** Whether the cookie is Secure for this request (the session cookie's rule). */
+  secure?: (request: FastifyRequest) => boolean;
+}>;
 
 /** Adds the hooks; does nothing when `sql` has no replicas. Register after @fastify/cookie. */
 export function registerReadYourWrites(
@@ -50,7 +54,7 @@ export function registerReadYourWrites(
         path: '/',
         httpOnly: true,
         sameSite: 'lax',
-        secure: options.secure ?? false,
+        secure: options.secure?.(request) ?? false,
         maxAge: Math.ceil(options.ttlMs / 1000),
       });
     } catch (err) {
