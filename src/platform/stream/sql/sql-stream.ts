@@ -3,6 +3,7 @@
  * identity column. Limits: throughput is the primary's insert rate; records are kept until
  * `trim` removes them.
  */
+import { sql as raw } from 'kysely';
 import type { SqlPort } from '../../sql/sql.ts';
 import { MAX_APPEND_BATCH, MAX_RECORD_BYTES, type StreamPort } from '../stream.ts';
 
@@ -19,17 +20,21 @@ export function createSqlStream(sql: SqlPort, options: { now?: () => number } = 
       if (records.length > MAX_APPEND_BATCH) {
         throw new RangeError(`at most ${MAX_APPEND_BATCH} records per append, got ${records.length}`);
       }
-      const at = new Date(now());
-      const rows = records.map((r) => {
+      const jsons = records.map((r) => {
         const json = JSON.stringify(r);
         if (Buffer.byteLength(json) > MAX_RECORD_BYTES) {
           throw new RangeError(`a stream record is larger than ${MAX_RECORD_BYTES} bytes`);
         }
-        return { stream, at, data: json };
+        return json;
       });
+      // One array parameter instead of three per row: the statement text and its parse are the
+      // same for every batch size, which matters at thousands of records a second.
       await db
         .insertInto('stream_records')
-        .values(rows as never)
+        .columns(['stream', 'at', 'data'])
+        .expression(
+          raw`select ${stream}, ${new Date(now())}::timestamptz, r::jsonb from unnest(${jsons}::text[]) with ordinality as u(r, n) order by n`,
+        )
         .execute();
     },
 
