@@ -6,6 +6,10 @@
  * Every acknowledged order exists exactly once on the new primary, unacknowledged keys exist at
  * most once, the stock went down by exactly the ordered quantity, and writes succeed again
  * within 10 s of the promotion, with no restart. The measured gap is printed.
+ * The promotion leaves the replica pointed at the dead primary: the router takes it out as "not
+ * following the primary"; `repoint` makes it follow the new primary, whose writes it then
+ * replays, and the router puts it back. A second drill promotes a replica that is behind the
+ * other one: the other replica cannot follow the new timeline, and `repoint` clones it again.
  */
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +17,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { createStack, promote, stackEnvironment, stopStack } from '../src/apps/stack/stack-db.ts';
+import {
+  createStack,
+  promote,
+  repoint,
+  stackEnvironment,
+  startNodeByName,
+  stopStack,
+} from '../src/apps/stack/stack-db.ts';
 import type { Product } from '../src/modules/catalog/index.ts';
 import type { ReplicaRouter } from '../src/platform/sql/router/replica-router.ts';
 import { routerOf } from '../src/platform/sql/router/replicated-sql.ts';
@@ -194,7 +205,7 @@ describe('failover: primary killed, standby promoted, during checkouts', { skip:
     while (outcomes.filter((o) => o.acked).length < BUYERS / 4) await sleep(20);
     killedAt = Date.now();
     await stopStack({ dir, node: 'primary', mode: 'immediate' }, quiet);
-    await promote(dir, 'standby', quiet);
+    await promote(dir, 'standby', quiet, { repoint: false });
     promotedAt = Date.now();
     const probe = writeProbe(seller);
     await Promise.all(workers);
@@ -244,5 +255,117 @@ describe('failover: primary killed, standby promoted, during checkouts', { skip:
     assert.equal(ready.statusCode, 200, ready.body);
     const nodes = (ready.json() as { nodes: { role: string; host?: string }[] }).nodes;
     assert.equal(nodes.find((n) => n.role === 'primary')?.host, `127.0.0.1:${standbyPort}`);
+  });
+
+  it('when the replica still follows the dead primary, then it serves no reads; once repointed, then it replays the new primary and serves again', async () => {
+    const replicaPort = basePort + 1;
+    await until(async () => {
+      await router.refresh();
+      return /not following the primary/.test(replicaStatus().reason ?? '');
+    }, 'the router to take the replica out');
+    assert.equal(replicaStatus().healthy, false);
+
+    const followers = await repoint(dir, undefined, quiet);
+    assert.deepEqual(followers, ['replica1']);
+    await onNode(standbyPort, 'create table public.repoint_probe (v int)');
+    await onNode(standbyPort, 'insert into public.repoint_probe values (7)');
+    await until(async () => {
+      const rows = await onNode<{ v: number }>(replicaPort, 'select v from public.repoint_probe').catch(
+        () => [],
+      );
+      return rows[0]?.v === 7;
+    }, "the new primary's write to reach the replica");
+    await until(async () => {
+      await router.refresh();
+      return replicaStatus().healthy;
+    }, 'the router to put the replica back');
+    const before = router.counters.byNode['replica1'] ?? 0;
+    const list = await t.app.inject({ url: `/api/products?category=${KITCHEN}` });
+    assert.equal(list.statusCode, 200, list.body);
+    assert.ok((router.counters.byNode['replica1'] ?? 0) > before, 'the catalog read ran on the replica');
+  });
+
+  function replicaStatus() {
+    return router.status().find((n) => n.name === 'replica1')!;
+  }
+
+  async function until(check: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!(await check())) {
+      if (Date.now() > end)
+        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(router.status())}`);
+      await sleep(100);
+    }
+  }
+});
+
+describe('repoint after promoting a replica that was behind the other one', { skip: pgSkip }, () => {
+  const parent = mkdtempSync(join(tmpdir(), 'bazaar-repoint-test-'));
+  chmodSync(parent, 0o755);
+  const dir = join(parent, 'stack');
+  // Ports 29200-29399 (test/pgbouncer.test.ts has 29000-29199).
+  const basePort = 29200 + 10 * Math.floor(Math.random() * 20);
+
+  before(async () => {
+    await createStack({ replicas: 2, standby: false, delayMs: 0, dir, basePort, fast: true }, quiet);
+  });
+  after(async () => {
+    await stopStack({ dir, remove: true }, quiet).catch(() => {});
+    rmSync(parent, { recursive: true, force: true });
+  });
+
+  async function count(port: number): Promise<number | undefined> {
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'bazaar' });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      const { rows } = await c.query<{ n: number }>('select count(*)::int as n from public.d');
+      return rows[0]!.n;
+    } catch {
+      return undefined;
+    } finally {
+      await c.end().catch(() => {});
+    }
+  }
+
+  async function exec(port: number, text: string): Promise<void> {
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'bazaar' });
+    await c.connect();
+    try {
+      await c.query(text);
+    } finally {
+      await c.end();
+    }
+  }
+
+  async function until(check: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!(await check())) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('when the other replica replayed WAL the promoted one never got, then repoint clones it again and it follows', async () => {
+    const [primary, replica1, replica2] = [basePort, basePort + 1, basePort + 2];
+    await exec(primary, 'create table public.d (v int)');
+    await until(
+      async () => (await count(replica1)) === 0 && (await count(replica2)) === 0,
+      'the table on both',
+    );
+    await stopStack({ dir, node: 'replica1' }, quiet);
+    await exec(primary, 'insert into public.d select generate_series(1, 1000)');
+    await until(async () => (await count(replica2)) === 1000, 'replica2 to replay the rows');
+    await stopStack({ dir, node: 'primary', mode: 'immediate' }, quiet);
+    await startNodeByName(dir, 'replica1', quiet);
+
+    const log: string[] = [];
+    await promote(dir, 'replica1', (line) => log.push(line));
+    assert.ok(
+      log.some((l) => /replica2 does not stream .* cloning it again/.test(l)),
+      `replica2 was cloned again:\n${log.join('\n')}`,
+    );
+    await exec(replica1, 'insert into public.d values (-1)');
+    await until(async () => (await count(replica2)) === 1, "replica2 to hold exactly the new primary's rows");
   });
 });

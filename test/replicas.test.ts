@@ -2,8 +2,9 @@
  * The whole app on a real primary + 2 replicas made by `bazaar stack db` with a 2 s apply delay:
  * anonymous catalog reads land on the replicas only (router counters and the servers'
  * pg_stat_statements agree), writes on the primary only; a seller reads back every edit at once
- * (read-your-writes) while an anonymous reader may see the old version; a replica stopped under
- * load fails no read and rejoins when started.
+ * (read-your-writes) while an anonymous reader may see the old version; an event's consumer
+ * reads the change that emitted it (the job carries the primary's WAL position); a replica
+ * stopped under load fails no read and rejoins when started.
  */
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -12,10 +13,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createStack, stackEnvironment, startNodeByName, stopStack } from '../src/apps/stack/stack-db.ts';
+import type { Consumer } from '../src/platform/events/events.ts';
+import { newReadContext, runInReadContext } from '../src/platform/sql/router/read-context.ts';
 import type { ReplicaRouter } from '../src/platform/sql/router/replica-router.ts';
 import { routerOf } from '../src/platform/sql/router/replicated-sql.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
+import { startTestWorker } from './support/worker.ts';
 
 const pgSkip = existsSync('/usr/lib/postgresql/15/bin/initdb')
   ? undefined
@@ -64,6 +68,14 @@ describe('read replicas with read-your-writes', { skip: pgSkip }, () => {
     await stopStack({ dir, remove: true }, quiet).catch(() => {});
     rmSync(parent, { recursive: true, force: true });
   });
+
+  /**
+   * Empties the catalog's cache, so that the next catalog request reads the database (through the
+   * router) instead of an entry a previous request filled: these tests are about where reads go.
+   */
+  async function uncached(productIds: readonly string[] = []): Promise<void> {
+    await t.platform.cache.deleteByTag(['listings', 'search', ...productIds.map((id) => `product:${id}`)]);
+  }
 
   /** Waits until both replicas are healthy and have replayed everything written so far. */
   async function caughtUp(): Promise<void> {
@@ -134,8 +146,10 @@ describe('read replicas with read-your-writes', { skip: pgSkip }, () => {
     const before = structuredClone(router.counters);
 
     for (let i = 0; i < 40; i++) {
+      await uncached();
       const list = await t.app.inject({ url: `/api/products?category=${KITCHEN}` });
       assert.equal(list.statusCode, 200, list.body);
+      await uncached([id]);
       const one = await t.app.inject({ url: `/api/products/${id}` });
       assert.equal(one.statusCode, 200, one.body);
     }
@@ -190,6 +204,7 @@ describe('read replicas with read-your-writes', { skip: pgSkip }, () => {
       assert.equal(mine.statusCode, 200, mine.body);
       const titles = mine.json<{ items: { id: string; title: string }[] }>().items.map((p) => p.title);
       assert.deepEqual(titles, [`Edit ${i}`], `try ${i}: the seller sees their edit`);
+      await uncached();
       const anonymous = await t.app.inject({ url: `/api/products?seller=${who.userId}` });
       const seen = anonymous.json<{ items: { title: string }[] }>().items.map((p) => p.title);
       if (seen[0] !== `Edit ${i}`) staleForAnonymous++;
@@ -198,12 +213,67 @@ describe('read replicas with read-your-writes', { skip: pgSkip }, () => {
     assert.ok(router.counters.stickinessHits - hitsBefore >= 100);
 
     await caughtUp();
+    await uncached();
     const anonymous = await t.app.inject({ url: `/api/products?seller=${who.userId}` });
     assert.deepEqual(
       anonymous.json<{ items: { title: string }[] }>().items.map((p) => p.title),
       ['Edit 100'],
       'after the delay everyone agrees',
     );
+  });
+
+  it(`when a product is edited with replicas ${DELAY_MS} ms behind, then the event's consumer reads the edit (the job carries the WAL position)`, async () => {
+    const who = await seller();
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/products',
+      headers: { cookie: who.cookie },
+      payload: { categoryId: KITCHEN, title: 'Event 0', priceMinor: 700, status: 'published' },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const id = created.json<{ id: string }>().id;
+    type CatalogDb = { products: { id: string; title: string } };
+    const catalog = t.platform.sql.for<CatalogDb>('catalog').read;
+    const readTitle = async () =>
+      (await catalog.selectFrom('products').select('title').where('id', '=', id).executeTakeFirst())?.title;
+    const seen: { expected: string; got: string | undefined; withoutPosition: string | undefined }[] = [];
+    let stickiness = 0;
+    const probe: Consumer = {
+      name: 'test.read-after-event',
+      types: ['product.updated'],
+      async handle(event) {
+        const { productId, title } = event.payload as { productId: string; title: string };
+        if (productId !== id) return;
+        const hits = router.counters.stickinessHits;
+        const got = await readTitle();
+        stickiness += router.counters.stickinessHits - hits;
+        // The same read without the job's position: what a consumer saw before.
+        const withoutPosition = await runInReadContext(newReadContext(), readTitle);
+        seen.push({ expected: title, got, withoutPosition });
+      },
+    };
+    const worker = await startTestWorker(t, { modules: false, consumers: [probe] });
+    try {
+      for (let i = 1; i <= 5; i++) {
+        const edit = await t.app.inject({
+          method: 'PATCH',
+          url: `/api/products/${id}`,
+          headers: { cookie: who.cookie },
+          payload: { title: `Event ${i}` },
+        });
+        assert.equal(edit.statusCode, 200, edit.body);
+        await worker.drain();
+      }
+    } finally {
+      await worker.stop();
+    }
+    assert.equal(seen.length, 5, JSON.stringify(seen));
+    for (const s of seen) assert.equal(s.got, s.expected, `the consumer read ${s.got}, not ${s.expected}`);
+    assert.ok(
+      seen.some((s) => s.withoutPosition !== s.expected),
+      'without the position, a replica served an older title at least once',
+    );
+    assert.ok(stickiness >= 1, 'reads went to the primary while the replicas had not replayed the edit');
   });
 
   it('when a replica stops under load, then no read fails, and it rejoins when started', async () => {
@@ -214,6 +284,7 @@ describe('read replicas with read-your-writes', { skip: pgSkip }, () => {
     const worker = async () => {
       while (done < 300) {
         done++;
+        await uncached();
         const res = await t.app.inject({ url: `/api/products?category=${KITCHEN}` });
         if (res.statusCode !== 200) failed++;
       }
@@ -233,6 +304,7 @@ describe('read replicas with read-your-writes', { skip: pgSkip }, () => {
     const before = router.counters.byNode['replica1'] ?? 0;
     const end = Date.now() + 10_000;
     while ((router.counters.byNode['replica1'] ?? 0) === before && Date.now() < end) {
+      await uncached();
       await t.app.inject({ url: `/api/products?category=${KITCHEN}` });
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -2,6 +2,11 @@
  * Which real engines the tests can reach. PGlite always; PostgreSQL when DATABASE_URL is set
  * (each test file gets a fresh database of its own on that server, dropped afterwards). With
  * BAZAAR_REQUIRE_ENGINES=1 (CI) a missing engine fails the run instead of skipping.
+ *
+ * With DATABASE_REPLICA_URLS also set (streaming replicas of DATABASE_URL's server, as
+ * scripts/test-with-replicas.sh makes them), every fresh database is read through those
+ * replicas too: `createDatabase` waits until each replica has the new database and returns
+ * their URLs for it, which the test app and `openPlatformSql` configure.
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -14,15 +19,56 @@ export type Backend = Readonly<{
   name: 'pglite' | 'postgres';
   /** A reason to skip, or undefined when this backend can run. */
   skip: string | undefined;
-  /** Creates an empty database and returns its URL (undefined for PGlite: in memory). */
-  createDatabase(): Promise<{ url: string | undefined; drop(): Promise<void> }>;
+  /**
+   * Creates an empty database and returns its URL (undefined for PGlite: in memory) and, when
+   * replicas are configured, the replicas' URLs of the same database.
+   */
+  createDatabase(): Promise<{ url: string | undefined; replicaUrls?: string; drop(): Promise<void> }>;
 }>;
 
 const required = process.env['BAZAAR_REQUIRE_ENGINES'] === '1';
 const adminUrl = process.env['DATABASE_URL'];
+const replicaUrls = (process.env['DATABASE_REPLICA_URLS'] ?? '')
+  .split(',')
+  .map((u) => u.trim())
+  .filter(Boolean);
+
+/** `url` with its database name replaced. */
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** Waits (up to 30 s) until every replica has replayed the creation of database `name`. */
+async function replicasHave(name: string): Promise<void> {
+  const end = Date.now() + 30_000;
+  for (const replica of replicaUrls) {
+    for (;;) {
+      const c = new pg.Client({
+        connectionString: withDatabase(replica, name),
+        connectionTimeoutMillis: 3000,
+      });
+      c.on('error', () => {});
+      try {
+        await c.connect();
+        break;
+      } catch (err) {
+        if (Date.now() > end)
+          throw new Error(
+            `replica ${new URL(replica).host} never got database ${name}: ${(err as Error).message}`,
+          );
+        await new Promise((r) => setTimeout(r, 100));
+      } finally {
+        await c.end().catch(() => {});
+      }
+    }
+  }
+}
 
 async function reachable(url: string): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  // Generous: an absent server refuses at once; a present one on a loaded machine may be slow.
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 15_000 });
   try {
     await client.connect();
     await client.query('select 1');
@@ -60,10 +106,12 @@ export const postgres: Backend = {
     } finally {
       await admin.end();
     }
-    const url = new URL(adminUrl!);
-    url.pathname = `/${name}`;
+    if (replicaUrls.length > 0) await replicasHave(name);
     return {
-      url: url.toString(),
+      url: withDatabase(adminUrl!, name),
+      ...(replicaUrls.length > 0
+        ? { replicaUrls: replicaUrls.map((r) => withDatabase(r, name)).join(',') }
+        : {}),
       async drop() {
         const c = new pg.Client({ connectionString: adminUrl });
         await c.connect();
@@ -129,7 +177,23 @@ export async function openPlatformSql(
   poolSize = 4,
 ): Promise<{ port: SqlPort; teardown(): Promise<void> }> {
   const db = await backend.createDatabase();
-  const port = db.url ? await createPostgresSql({ url: db.url, poolSize }) : await createPgliteSql();
+  const port = db.url
+    ? await createPostgresSql({
+        url: db.url,
+        poolSize,
+        ...(db.replicaUrls
+          ? {
+              replicas: {
+                urls: db.replicaUrls.split(','),
+                poolSize,
+                policy: 'least-lag' as const,
+                maxLagMs: 1000,
+                checkIntervalMs: 1000,
+              },
+            }
+          : {}),
+      })
+    : await createPgliteSql();
   await port.migrate([
     { domain: 'platform', dir: fileURLToPath(new URL('../../migrations/platform/', import.meta.url)) },
   ]);

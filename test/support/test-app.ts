@@ -20,6 +20,7 @@ export async function startTestApp(backend: Backend, env: Record<string, string>
   const database = await backend.createDatabase();
   const config = loadConfig({
     ...(database.url ? { DATABASE_URL: database.url } : {}),
+    ...(database.replicaUrls ? { DATABASE_REPLICA_URLS: database.replicaUrls } : {}),
     DATABASE_POOL_SIZE: '5',
     LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'silent',
     SEED: 'false',

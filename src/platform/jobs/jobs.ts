@@ -57,6 +57,19 @@ export type JobHandler<T = unknown> = (job: RunningJob<T>) => Promise<void>;
 /** A transaction (or handle) of the SQL port; only `executeQuery` is used. */
 export type SqlExecutor = Pick<Kysely<unknown>, 'executeQuery'>;
 
+/**
+ * Read-your-writes across a queue: a token taken when a job is sent and restored around its
+ * handler, so the handler's reads see what its sender had written. With read replicas the SQL
+ * router provides it (sql/router/job-read-position.ts): the token is the primary's WAL
+ * position, and the handler's reads use a replica only once it has replayed it.
+ */
+export type JobReadPosition = Readonly<{
+  /** The token for a job sent now (inside `tx` when given); undefined when none is needed. */
+  capture(tx?: SqlExecutor): Promise<string | undefined>;
+  /** Runs `fn` (a handler) so that its reads observe `token`. */
+  run<T>(token: string | undefined, fn: () => Promise<T>): Promise<T>;
+}>;
+
 export type SendOptions = Readonly<{
   /** A UUID chosen by the caller: sending again with the same id (same queue) creates nothing. */
   id?: string;

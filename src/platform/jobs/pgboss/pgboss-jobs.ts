@@ -15,13 +15,37 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { PGlite } from '@electric-sql/pglite';
 import { CompiledQuery, type Kysely } from 'kysely';
+import pg from 'pg';
 import { type Db, fromPglite, PgBoss } from 'pg-boss';
 import { AppError } from '../../../shared/errors.ts';
 import { isUuid } from '../../../shared/ids.ts';
-import type { Job, JobHandler, JobState, JobsPort, SendOptions, SqlExecutor, WorkOptions } from '../jobs.ts';
+import type {
+  Job,
+  JobHandler,
+  JobReadPosition,
+  JobState,
+  JobsPort,
+  SendOptions,
+  SqlExecutor,
+  WorkOptions,
+} from '../jobs.ts';
 
 export type PgBossConnection =
-  | Readonly<{ kind: 'postgres'; url: string; poolSize: number; applicationName: string }>
+  | Readonly<{
+      kind: 'postgres';
+      url: string;
+      poolSize: number;
+      applicationName: string;
+      /**
+       * `pgbouncer-transaction`: `url` is PgBouncer in transaction mode. pg-boss's statements
+       * are fine there (unnamed; its locks are `pg_advisory_xact_lock` inside BEGIN…COMMIT
+       * batches, its settings `SET LOCAL`), but LISTEN is not: a listen registered on a pooled
+       * server connection is lost to the client. Its LISTEN connection then goes to `directUrl`,
+       * or, without one, workers poll only (every JOBS_POLL_INTERVAL).
+       */
+      pooler?: 'none' | 'pgbouncer-transaction';
+      directUrl?: string | undefined;
+    }>
   /** `primary` is the SQL port's Kysely instance on the same PGlite: its driver lends the connection. */
   | Readonly<{ kind: 'pglite'; pglite: PGlite; primary: Kysely<unknown> }>;
 
@@ -37,10 +61,15 @@ export type PgBossJobsOptions = Readonly<{
   /** How often expired leases are reclaimed; default a quarter of the lease, 1..60 s. */
   reclaimIntervalSeconds?: number;
   /** Errors pg-boss reports in the background (a failed poll, maintenance). */
-  onError?: (err: Error) => void;
+  onError?: (
+    err: Error,
+  ) => void /** Read-your-writes for handlers (replicas): captured at send, restored around each run. */;
+  readPosition?: JobReadPosition;
 }>;
 
 const SCHEMA = 'pgboss';
+/** Where a job's read position travels inside its data; handlers never see it. */
+const READ_AFTER = '__bazaar_read_after';
 const INTERNAL_QUEUE_PREFIX = '__pgboss';
 
 type JobRow = {
@@ -71,15 +100,14 @@ export function createPgBossJobs(options: PgBossJobsOptions): JobsPort {
   const reclaimSeconds =
     options.reclaimIntervalSeconds ?? Math.min(60, Math.max(1, Math.round(options.leaseSeconds / 4)));
   const enlisted = new AsyncLocalStorage<Db>();
-  const db = options.connection.kind === 'pglite' ? pgliteDb(options.connection, enlisted) : undefined;
+  const c = options.connection;
+  const pooled = c.kind === 'postgres' && c.pooler === 'pgbouncer-transaction' ? pooledDb(c) : undefined;
+  const db = c.kind === 'pglite' ? pgliteDb(c, enlisted) : pooled?.db;
   const connection =
-    options.connection.kind === 'postgres'
-      ? {
-          connectionString: options.connection.url,
-          max: options.connection.poolSize,
-          application_name: options.connection.applicationName,
-        }
-      : { db: db!, backend: 'pglite' as const };
+    c.kind === 'postgres' && !pooled
+      ? { connectionString: c.url, max: c.poolSize, application_name: c.applicationName }
+      : { db: db!, ...(c.kind === 'pglite' ? { backend: 'pglite' as const } : {}) };
+  const readPosition = options.readPosition;
 
   const boss = new PgBoss({
     ...connection,
@@ -155,13 +183,15 @@ export function createPgBossJobs(options: PgBossJobsOptions): JobsPort {
       if (rest.id !== undefined && !isUuid(rest.id)) {
         throw new AppError('INVALID_INPUT', `job id "${rest.id}" is not a UUID`);
       }
+      const position = await readPosition?.capture(tx);
+      const payload = position === undefined ? data : { ...data, [READ_AFTER]: position };
       let id: string | null;
       if (tx) {
         const txDb = executorDb(tx);
-        id = await enlisted.run(txDb, () => boss.send(queue, data, { ...jobOptions, db: txDb }));
+        id = await enlisted.run(txDb, () => boss.send(queue, payload, { ...jobOptions, db: txDb }));
       } else {
         await ensureQueue(queue);
-        id = await boss.send(queue, data, jobOptions);
+        id = await boss.send(queue, payload, jobOptions);
       }
       if (id) return id;
       if (rest.id !== undefined) return rest.id;
@@ -183,13 +213,15 @@ export function createPgBossJobs(options: PgBossJobsOptions): JobsPort {
         async (jobs) => {
           try {
             for (const job of jobs) {
-              await handler({
+              const { data, position } = unwrap(job.data);
+              const running = {
                 id: job.id,
                 queue: job.name,
-                data: job.data as T,
+                data: data as T,
                 attempt: job.retryCount + 1,
                 signal: job.signal,
-              });
+              };
+              await (readPosition ? readPosition.run(position, () => handler(running)) : handler(running));
             }
           } finally {
             // pg-boss waits a polling interval after every fetch, even a fruitful one: fetch
@@ -234,6 +266,7 @@ export function createPgBossJobs(options: PgBossJobsOptions): JobsPort {
         if (!starting) return;
         await starting.catch(() => {});
         await boss.stop({ graceful: true, timeout: graceMs, close: true });
+        await pooled?.close();
       })();
       return stopping;
     },
@@ -262,6 +295,86 @@ function pgliteDb(
   };
 }
 
+/**
+ * pg-boss's database behind PgBouncer in transaction mode: statements through a pool on the
+ * pooler, LISTEN on its own connection straight to the primary (`directUrl`), or none.
+ */
+function pooledDb(c: Extract<PgBossConnection, { kind: 'postgres' }>): { db: Db; close(): Promise<void> } {
+  const pool = new pg.Pool({ connectionString: c.url, max: c.poolSize, application_name: c.applicationName });
+  pool.on('error', () => {});
+  const directUrl = c.directUrl;
+  const db: Db = {
+    executeSql: (text, values) => pool.query(text, values),
+    ...(directUrl
+      ? {
+          listen: (channel: string, onNotification: (payload: string) => void, onReconnect: () => void) =>
+            listenDirect(directUrl, `${c.applicationName}-listen`, channel, onNotification, onReconnect),
+        }
+      : {}),
+  };
+  return { db, close: () => pool.end() };
+}
+
+/** A LISTEN connection that reconnects (every second) until closed; `onReconnect` after each LISTEN. */
+async function listenDirect(
+  url: string,
+  applicationName: string,
+  channel: string,
+  onNotification: (payload: string) => void,
+  onReconnect: () => void,
+): Promise<{ close(): Promise<void> }> {
+  let closed = false;
+  let client: pg.Client | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const retry = () => {
+    if (!closed) timer = setTimeout(() => void connect().catch(retry), 1000);
+  };
+  async function connect(): Promise<void> {
+    const next = new pg.Client({ connectionString: url, application_name: applicationName, keepAlive: true });
+    next.on('error', () => {});
+    next.on('notification', (m) => {
+      if (m.payload !== undefined) onNotification(m.payload);
+    });
+    next.on('end', () => {
+      if (client !== next) return;
+      client = undefined;
+      retry();
+    });
+    try {
+      await next.connect();
+      await next.query(`LISTEN "${channel.replaceAll('"', '""')}"`);
+    } catch (err) {
+      next.removeAllListeners('end');
+      await next.end().catch(() => {});
+      throw err;
+    }
+    if (closed) {
+      await next.end().catch(() => {});
+      return;
+    }
+    client = next;
+    onReconnect();
+  }
+  await connect();
+  return {
+    async close() {
+      closed = true;
+      clearTimeout(timer);
+      const last = client;
+      client = undefined;
+      await last?.end().catch(() => {});
+    },
+  };
+}
+
+/** A job's data as its handler sees it, and the read position its sender attached. */
+function unwrap(raw: unknown): { data: unknown; position: string | undefined } {
+  if (raw === null || typeof raw !== 'object' || !(READ_AFTER in raw))
+    return { data: raw, position: undefined };
+  const { [READ_AFTER]: position, ...data } = raw as Record<string, unknown>;
+  return { data, position: typeof position === 'string' ? position : undefined };
+}
+
 /** pg-boss's database inside a caller's transaction. */
 function executorDb(tx: SqlExecutor): Db {
   return {
@@ -278,7 +391,7 @@ function toJob(row: JobRow): Job {
     id: row.id,
     queue: row.name,
     state: row.state,
-    data: row.data,
+    data: unwrap(row.data).data,
     attempts: row.started_on ? row.retry_count + 1 : 0,
     retryLimit: row.retry_limit,
     createdAt: new Date(row.created_on),

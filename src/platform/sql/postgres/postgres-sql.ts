@@ -20,7 +20,18 @@ export type PostgresSqlOptions = Readonly<{
   replicas?: ReplicaSettings;
   /** More hosts that may become the primary (DATABASE_FAILOVER_URLS): the standby, then others. */
   failoverUrls?: readonly string[];
+  /**
+   * `pgbouncer-transaction`: the URLs lead to PgBouncer in transaction mode, which refuses
+   * startup parameters it does not track (statement_timeout): the timeout is then the server's
+   * (`ALTER DATABASE … SET statement_timeout`, which `bazaar stack db --pgbouncer` does).
+   * Nothing else changes: Kysely and pg send unnamed statements, and every domain handle names
+   * its schema in the SQL (`withSchema`), never through `SET search_path`.
+   */
+  pooler?: 'none' | 'pgbouncer-transaction';
 }>;
+
+/** What `bazaar stack db --pgbouncer` and the docs set server-side when a pooler drops it. */
+export const STATEMENT_TIMEOUT_MS = 30_000;
 
 export async function createPostgresSql(options: PostgresSqlOptions): Promise<SqlPort> {
   const poolOptions: pg.PoolConfig = {
@@ -29,7 +40,7 @@ export async function createPostgresSql(options: PostgresSqlOptions): Promise<Sq
     application_name: options.applicationName ?? 'bazaar',
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
-    statement_timeout: 30_000,
+    ...(options.pooler === 'pgbouncer-transaction' ? {} : { statement_timeout: STATEMENT_TIMEOUT_MS }),
   };
   const failover = options.failoverUrls ?? [];
   if ((options.replicas && options.replicas.urls.length > 0) || failover.length > 0) {
@@ -48,6 +59,8 @@ export async function createPostgresSql(options: PostgresSqlOptions): Promise<Sq
   const pool = new pg.Pool(poolOptions);
   // An idle client losing its server must not crash the process; the pool replaces it.
   pool.on('error', () => {});
+  // Nor a checked-out one (the pool listens only to idle clients): its query fails instead.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const primary = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
   return kyselySqlPort({ backend: 'postgres', primary, close: () => primary.destroy() });
 }

@@ -32,6 +32,13 @@ const NODE_MESSAGES = [
   /Client was closed and is not queryable/i,
   /terminating connection/i,
   /the database system is (starting up|shutting down|in recovery mode)/i,
+  /is not currently accepting connections/i, // 55000 from ALTER DATABASE … ALLOW_CONNECTIONS false
+  // PgBouncer (its errors carry 08P01, which also means a real protocol violation).
+  /pgbouncer cannot connect to server/i,
+  /server login has been failing/i,
+  /server conn crashed/i,
+  /query_wait_timeout/i,
+  /database shutting down|pgbouncer is shutting down/i,
 ];
 
 /** True when `err` says the node is unusable, not that the statement is wrong. */

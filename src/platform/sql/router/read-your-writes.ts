@@ -6,6 +6,10 @@
  * reads go to the primary (see replica-router.ts). A cookie, not the session, so anonymous
  * writers are covered too and no extra write is made per request.
  *
+ * Error responses (status 400 and up) carry no cookie: what such a request wrote is rolled back
+ * or bookkeeping (a failed login counted against the account), and a cookie there would tell a
+ * wrong password (counted) from an unknown email (nothing to count).
+ *
  * The cookie is not signed: it can only make its holder's own reads go to the primary, which a
  * client can also get by writing. It is bounded all the same: an expiry further than `ttlMs`
  * ahead, or a position beyond what the primary has written (plus 64 MiB for the poll interval),
@@ -46,7 +50,7 @@ export function registerReadYourWrites(
 
   app.addHook('onSend', async (request, reply, payload) => {
     const ctx = contexts.get(request);
-    if (!ctx?.wrote) return payload;
+    if (!ctx?.wrote || reply.statusCode >= 400) return payload;
     try {
       const lsn = await router.primaryLsn();
       const until = Date.now() + options.ttlMs;

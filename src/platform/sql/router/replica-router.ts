@@ -8,9 +8,17 @@
  *   otherwise now minus the time of the first sample whose LSN it has not reached. Unlike
  *   `now() - pg_last_xact_replay_timestamp()` this stays 0 on an idle system, and it needs no
  *   clock agreement between servers; its resolution is the poll interval.
- * - A replica is **healthy** when its last poll succeeded, it is in recovery, and its lag is at
- *   most `maxLagMs`. One that fails a poll, or fails a query with a node error, is taken out at
- *   once and put back by the next successful poll.
+ * - A replica is **healthy** when its last poll succeeded, it is in recovery, it follows the
+ *   current primary, and its lag is at most `maxLagMs`. One that fails a poll, or fails a query
+ *   with a node error, is taken out at once and put back by the next successful poll.
+ * - **Following the primary.** After a promotion, a replica still pointed at the old primary
+ *   (or one that replayed WAL the new primary never had, and cannot switch timelines) replays
+ *   nothing more, and its replay position may even be past the new primary's: by lag alone it
+ *   would look current. So the poll also reads the primary's timeline (from its current WAL file
+ *   name) and the replica's WAL receiver (`pg_stat_wal_receiver`): a replica receiving another
+ *   timeline is out at once; one with no streaming receiver while the primary answers is out
+ *   from its second such poll (a receiver restarting is not a reason). The receiver's columns
+ *   need `pg_read_all_stats` (or superuser); without them only the lag rule applies.
  * - **Choice.** Healthy replicas that have replayed the request's `minLsn` (read-your-writes,
  *   see read-context.ts) are candidates; `least-lag` takes the one with the least lag (ties in
  *   turn), `round-robin` takes them in turn. A request that wrote reads from the primary. No
@@ -116,6 +124,8 @@ type Replica = {
   replayLsn: bigint | undefined;
   lagMs: number | null;
   reason: string | null;
+  /** Consecutive polls that found no streaming WAL receiver. */
+  notStreaming: number;
 };
 
 const POLL_TIMEOUT_MS = 1000;
@@ -137,7 +147,15 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
   for (const r of options.replicas) {
     const driver: Driver = new PostgresDriver({ pool: r.pool });
     await driver.init();
-    replicas.push({ ...r, driver, up: false, replayLsn: undefined, lagMs: null, reason: 'not polled yet' });
+    replicas.push({
+      ...r,
+      driver,
+      up: false,
+      replayLsn: undefined,
+      lagMs: null,
+      reason: 'not polled yet',
+      notStreaming: 0,
+    });
   }
   const counters: RouterCounters = {
     queries: { primary: 0, replica: 0 },
@@ -157,6 +175,8 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
   for (const r of replicas) counters.byNode[r.name] = 0;
   const history: { t: number; lsn: bigint }[] = [];
   let primaryReason: string | null = null;
+  /** The primary's timeline, from its last successful poll. */
+  let primaryTimeline: number | undefined;
   let turn = 0;
 
   function takeOut(r: Replica, reason: string): void {
@@ -174,7 +194,16 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
 
   async function pollPrimary(): Promise<void> {
     try {
-      const lsn = await withTimeout(queryLsn(primaries.current().pool, PRIMARY_LSN));
+      const res = await withTimeout(
+        primaries
+          .current()
+          .pool.query<{ lsn: string; walfile: string }>(
+            'select pg_current_wal_lsn()::text as lsn, pg_walfile_name(pg_current_wal_lsn()) as walfile',
+          ),
+      );
+      const lsn = parseLsn(res.rows[0]?.lsn);
+      if (lsn === undefined) throw new Error('the primary reported no WAL position');
+      primaryTimeline = Number.parseInt(res.rows[0]!.walfile.slice(0, 8), 16);
       const t = now();
       if (history.length === 0 || history.at(-1)!.lsn !== lsn) history.push({ t, lsn });
       while (history.length > 1 && history[0]!.t < t - HISTORY_MS) history.shift();
@@ -188,9 +217,13 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
   async function pollReplica(r: Replica): Promise<void> {
     try {
       const res = await withTimeout(
-        r.pool.query<{ recovering: boolean; lsn: string | null }>(
-          'select pg_is_in_recovery() as recovering, pg_last_wal_replay_lsn()::text as lsn',
-        ),
+        r.pool.query<{
+          recovering: boolean;
+          lsn: string | null;
+          receivers: number;
+          status: string | null;
+          timeline: number | null;
+        }>(REPLICA_POLL),
       );
       const row = res.rows[0]!;
       const replay = parseLsn(row.lsn);
@@ -201,6 +234,19 @@ export async function createReplicaRouter(options: RouterOptions): Promise<Repli
       }
       r.replayLsn = replay;
       r.lagMs = lagOf(replay);
+      const visible = row.receivers === 0 || row.status !== null;
+      r.notStreaming = visible && row.status !== 'streaming' ? r.notStreaming + 1 : 0;
+      if (primaryReason === null && primaryTimeline !== undefined && visible) {
+        if (row.timeline !== null && row.status === 'streaming' && row.timeline !== primaryTimeline) {
+          return takeOut(
+            r,
+            `not following the primary: it receives timeline ${row.timeline}, the primary is on ${primaryTimeline}`,
+          );
+        }
+        if (r.notStreaming >= 2) {
+          return takeOut(r, 'not following the primary: no WAL receiver streaming from it');
+        }
+      }
       if (r.lagMs > options.maxLagMs) return takeOut(r, `lag ${r.lagMs} ms over ${options.maxLagMs} ms`);
       r.up = true;
       r.reason = null;
@@ -512,6 +558,11 @@ function markWrote(): void {
 }
 
 const PRIMARY_LSN = 'select pg_current_wal_lsn()::text as lsn';
+/** `receivers` 0: no WAL receiver runs; a row with a null status: its details are not visible to us. */
+const REPLICA_POLL = `select pg_is_in_recovery() as recovering, pg_last_wal_replay_lsn()::text as lsn,
+  (select count(*)::int from pg_stat_wal_receiver) as receivers,
+  (select status from pg_stat_wal_receiver limit 1) as status,
+  (select received_tli from pg_stat_wal_receiver limit 1)::int as timeline`;
 
 const WRITE_NODES = new Set(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode', 'MergeQueryNode']);
 const RAW_WRITE =
