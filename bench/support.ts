@@ -100,17 +100,25 @@ export async function load(
   name: string,
   url: string,
   paths: () => string,
-  options: { seconds: number; connections: number },
+  options: {
+    seconds: number;
+    connections: number;
+    /** Unmeasured run first; default a quarter of `seconds` (at least 1). */
+    warmupSeconds?: number;
+    /** Given each client of the measured run only, e.g. `ResponseCounters.setupClient`. */
+    setupClient?: (client: autocannon.Client) => void;
+  },
 ): Promise<LoadResult> {
-  const run = (seconds: number) =>
+  const run = (seconds: number, setupClient?: (client: autocannon.Client) => void) =>
     autocannon({
       url,
       connections: options.connections,
       duration: seconds,
       requests: [{ setupRequest: (req) => ({ ...req, path: paths() }) }],
+      ...(setupClient ? { setupClient } : {}),
     });
-  await run(Math.max(1, Math.round(options.seconds / 4))); // warm-up: JIT, pools, caches
-  const r = await run(options.seconds);
+  await run(options.warmupSeconds ?? Math.max(1, Math.round(options.seconds / 4))); // warm-up: JIT, pools, caches
+  const r = await run(options.seconds, options.setupClient);
   return {
     name,
     rps: r.requests.average,
@@ -155,4 +163,52 @@ export async function waitReady(base: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${base} did not become ready`);
+}
+
+/**
+ * Sums of the per-response counters the app sends with EXPOSE_COUNTERS=true (`x-db-queries: N`,
+ * `x-cache: hit=N miss=N stale=N`), over every response of the clients given `setupClient`.
+ * Responses without them (a baseline server, an error from the balancer) count in `responses` only.
+ */
+export type ResponseCounters = {
+  responses: number;
+  /** Responses that carried `x-db-queries`. */
+  counted: number;
+  dbQueries: number;
+  hits: number;
+  misses: number;
+  stale: number;
+  setupClient(client: autocannon.Client): void;
+};
+
+export function responseCounters(): ResponseCounters {
+  const c: ResponseCounters = {
+    responses: 0,
+    counted: 0,
+    dbQueries: 0,
+    hits: 0,
+    misses: 0,
+    stale: 0,
+    setupClient(client) {
+      // autocannon's parser hands over the raw header list: name, value, name, value…
+      (client as NodeJS.EventEmitter).on('headers', ({ headers }: { headers: string[] }) => {
+        c.responses++;
+        for (let i = 0; i + 1 < headers.length; i += 2) {
+          const name = headers[i]!.toLowerCase();
+          if (name === 'x-db-queries') {
+            c.counted++;
+            c.dbQueries += Number(headers[i + 1]);
+          } else if (name === 'x-cache') {
+            const m = /hit=(\d+) miss=(\d+) stale=(\d+)/.exec(headers[i + 1]!);
+            if (m) {
+              c.hits += Number(m[1]);
+              c.misses += Number(m[2]);
+              c.stale += Number(m[3]);
+            }
+          }
+        }
+      });
+    },
+  };
+  return c;
 }

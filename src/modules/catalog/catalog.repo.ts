@@ -3,7 +3,7 @@
  * decides read (replica-tolerant) versus write (primary) and transaction boundaries. Tables
  * resolve in the `catalog` schema through the domain handle.
  */
-import { type Kysely, type Selectable, sql } from 'kysely';
+import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely';
 import { precompiled } from '../../platform/sql/precompiled.ts';
 import type { Product, Sort } from './catalog.schema.ts';
 import type {
@@ -391,15 +391,22 @@ export async function setReservation(
     .execute();
 }
 
-/** The photo projection of a product, locked for the enclosing transaction; undefined when the product is gone. */
-export async function lockProductPhotos(db: Db, id: string): Promise<StoredPhoto[] | undefined> {
+/** The photo projection of a product (with what cache invalidation needs), locked for the enclosing transaction; undefined when the product is gone. */
+export async function lockProductPhotos(
+  db: Db,
+  id: string,
+): Promise<
+  { photos: StoredPhoto[]; sellerId: string; categoryId: string; status: ProductStatus } | undefined
+> {
   const row = await db
     .selectFrom('products')
-    .select('photos')
+    .select(['photos', 'seller_id', 'category_id', 'status'])
     .where('id', '=', id)
     .forUpdate()
     .executeTakeFirst();
-  return row?.photos;
+  return (
+    row && { photos: row.photos, sellerId: row.seller_id, categoryId: row.category_id, status: row.status }
+  );
 }
 
 /** Replaces the photo projection of a product (updated_at stays: photos are not the seller's edit). */
@@ -409,4 +416,116 @@ export async function setProductPhotos(db: Db, id: string, photos: readonly Stor
     .set({ photos: JSON.stringify(photos) })
     .where('id', '=', id)
     .execute();
+}
+
+// Bulk stock operations for batched checkouts (the demo seeder): one statement per batch.
+
+/** A derived table `(values (…), …) as alias(columns)` of typed rows, for UPDATE … FROM. */
+function valuesTable<A extends string>(rows: readonly RawBuilder<unknown>[], alias: A, columns: string) {
+  return sql`(values ${sql.join(rows)})`.as<A>(sql.raw(`${alias}(${columns})`));
+}
+
+/** Ids of published products with stock, in id order after `after`: what an order may still buy. */
+export async function listInStockProductIds(
+  db: Db,
+  after: string | undefined,
+  limit: number,
+): Promise<string[]> {
+  const rows = await db
+    .selectFrom('products')
+    .select('id')
+    .where('status', '=', 'published')
+    .where('stock', '>', 0)
+    .$if(after !== undefined, (q) => q.where('id', '>', after!))
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/** Inserts reservations (state `held`, no lines) for the ids that have none; returns those ids. */
+export async function insertReservationsMany(db: Db, ids: readonly string[], at: Date): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .insertInto('stock_reservations')
+    .values(ids.map((id) => ({ id, state: 'held' as const, lines: '[]', created_at: at, updated_at: at })))
+    .onConflict((oc) => oc.column('id').doNothing())
+    .returning('id')
+    .execute();
+  return new Set(rows.map((r) => r.id));
+}
+
+export function findReservationsMany(db: Db, ids: readonly string[]): Promise<ReservationRecord[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('stock_reservations')
+    .select(['id', 'state', 'lines'])
+    .where('id', 'in', [...ids])
+    .execute();
+}
+
+/**
+ * Takes units from many published products in one `UPDATE … FROM (VALUES …)`, each only where
+ * enough is left; `lines` name distinct products. Returns how many products were updated.
+ */
+export async function takeStockMany(
+  db: Db,
+  lines: readonly Readonly<{ productId: string; quantity: number }>[],
+  at: Date,
+): Promise<number> {
+  if (lines.length === 0) return 0;
+  const v = valuesTable(
+    lines.map((l) => sql`(${l.productId}::uuid, ${l.quantity}::int)`),
+    'v',
+    'product_id, quantity',
+  );
+  const result = await db
+    .updateTable('products')
+    .from(v)
+    .set({ stock: sql`stock - v.quantity`, updated_at: at })
+    .whereRef('id', '=', sql.ref('v.product_id'))
+    .where('status', '=', 'published')
+    .where('stock', '>=', sql.ref<number>('v.quantity'))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** Sets the state and lines of many reservations in one `UPDATE … FROM (VALUES …)`. */
+export async function setReservationsMany(
+  db: Db,
+  rows: readonly Readonly<{ id: string; state: ReservationState; lines: readonly ReservedLineRow[] }>[],
+  at: Date,
+): Promise<void> {
+  if (rows.length === 0) return;
+  const v = valuesTable(
+    rows.map((r) => sql`(${r.id}::uuid, ${r.state}::text, ${JSON.stringify(r.lines)}::jsonb)`),
+    'v',
+    'id, state, lines',
+  );
+  await db
+    .updateTable('stock_reservations')
+    .from(v)
+    .set({ state: sql`v.state`, lines: sql`v.lines`, updated_at: at })
+    .whereRef('stock_reservations.id', '=', sql.ref('v.id'))
+    .execute();
+}
+
+export async function deleteReservationsMany(db: Db, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .deleteFrom('stock_reservations')
+    .where('id', 'in', [...ids])
+    .execute();
+}
+
+/** Moves the given held reservations to `committed`; others are left as they are. Returns how many moved. */
+export async function commitReservationsMany(db: Db, ids: readonly string[], at: Date): Promise<number> {
+  if (ids.length === 0) return 0;
+  const result = await db
+    .updateTable('stock_reservations')
+    .set({ state: 'committed', updated_at: at })
+    .where('id', 'in', [...ids])
+    .where('state', '=', 'held')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }

@@ -7,15 +7,22 @@
  * use the domain's `read` handle; writes, and reads by a product's owner that must see their own
  * latest write, use `write`. Each write is one transaction of this domain, so an outbox row can
  * join it later.
+ *
+ * With a cache (`platform.cache`), public reads go through it (catalog.cache.ts): product detail,
+ * the category tree, first pages of listings and searches. Every write invalidates what it
+ * changed before it returns, on this instance and, through the cache's bus, on the others; the
+ * `catalog.cache-invalidation` consumer repeats it from the write's event.
  */
 import type { Kysely } from 'kysely';
 import { Compile } from 'typebox/compile';
 import type { Actor } from '../../http/auth.ts';
+import type { Cache } from '../../platform/cache/cache.ts';
 import { appendEvents, type NewEvent } from '../../platform/events/outbox.ts';
 import type { ObjectStore } from '../../platform/objects/objects.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
 import { AppError, forbidden, invalidInput, notFound } from '../../shared/errors.ts';
 import { isUuid, uuidv7 } from '../../shared/ids.ts';
+import { createCatalogCache, type ProductChange } from './catalog.cache.ts';
 import * as repo from './catalog.repo.ts';
 import {
   type CategoryTree,
@@ -124,12 +131,19 @@ export type CatalogServiceOptions = Readonly<{ now?: () => Date }>;
 const checkCreate = Compile(ProductCreateBody);
 
 export function createCatalogService(
-  /** `objects` builds photo URLs; without it products carry no photos (for callers that show none). */
-  platform: Readonly<{ sql: SqlPort; objects?: Pick<ObjectStore, 'publicUrl'> }>,
+  /**
+   * `objects` builds photo URLs; without it products carry no photos (for callers that show none).
+   * `cache`: public reads go through it and writes invalidate it; without it every read is a query.
+   */
+  platform: Readonly<{ sql: SqlPort; objects?: Pick<ObjectStore, 'publicUrl'>; cache?: Cache }>,
   options: CatalogServiceOptions = {},
 ): CatalogService {
   const db = platform.sql.for<CatalogDb>('catalog');
   const now = options.now ?? (() => new Date());
+  const cached = createCatalogCache(platform.cache, db);
+  // After a commit: a failed invalidation must not fail a write that happened. The
+  // cache-invalidation consumer repeats it from the event (with retries); the TTL bounds the rest.
+  const invalidate = (change: ProductChange) => cached.productChanged(change).catch(() => {});
   // Photo URLs are built per response from keys, so a new MEDIA_BASE_URL needs no data migration.
   const objects = platform.objects;
   const toPhoto = (p: StoredPhoto, urlOf: (key: string) => string): ProductPhoto => ({
@@ -166,7 +180,7 @@ export function createCatalogService(
 
   return {
     async listCategories() {
-      const rows = await repo.listCategories(db.read);
+      const rows = await cached.categories();
       const tops = rows.filter((c) => c.parent_id === null);
       return tops.map((top) => ({
         id: top.id,
@@ -191,25 +205,35 @@ export function createCatalogService(
       if (tsquery === null) return { items: [], nextCursor: null };
 
       let category: { categoryId?: string; topCategoryId?: string } = {};
+      let categoryId: string | undefined;
       if (input.category !== undefined) {
-        const found = await repo.findCategory(
-          db.read,
-          isUuid(input.category) ? { id: input.category.toLowerCase() } : { slug: input.category },
-        );
+        const by = isUuid(input.category) ? { id: input.category.toLowerCase() } : { slug: input.category };
+        const rows = await cached.categories();
+        // Not among the cached rows: ask the database (a category added since, or none: 404).
+        const found =
+          rows.find((c) => ('id' in by ? c.id === by.id : c.slug === by.slug)) ??
+          (await repo.findCategory(db.read, by));
         if (!found) throw notFound(`category ${input.category}`);
+        categoryId = found.id;
         category = found.parent_id === null ? { topCategoryId: found.id } : { categoryId: found.id };
       }
-      return page(
-        db.read,
-        {
-          status: 'published',
-          ...category,
-          ...(input.seller !== undefined ? { sellerId: input.seller } : {}),
-          ...(tsquery !== undefined ? { tsquery } : {}),
-        },
-        sort,
-        after,
-        input.limit,
+      const load = () =>
+        page(
+          db.read,
+          {
+            status: 'published',
+            ...category,
+            ...(input.seller !== undefined ? { sellerId: input.seller } : {}),
+            ...(tsquery !== undefined ? { tsquery } : {}),
+          },
+          sort,
+          after,
+          input.limit,
+        );
+      if (after !== undefined) return load();
+      return cached.firstPage(
+        { categoryId, sellerId: input.seller, sort, limit: input.limit, tsquery },
+        load,
       );
     },
 
@@ -226,13 +250,20 @@ export function createCatalogService(
     },
 
     async getProduct(actor, id) {
-      let found = await repo.findProduct(db.read, id);
-      // The owner (or an admin) may have just written it: read their own from the primary.
-      if (actor && (!found || found.sellerId === actor.userId || actor.role === 'admin')) {
-        found = await repo.findProduct(db.write, id);
+      // The public view (published or null) is what may be cached and shown to anyone.
+      const visible = await cached.product(id, async () => {
+        const found = await repo.findProduct(db.read, id);
+        return found?.status === 'published' ? toProduct(found) : null;
+      });
+      // The owner (or an admin) may have just written it, or it is their draft: read their own
+      // from the primary, never from the cache.
+      if (actor && (!visible || visible.sellerId === actor.userId || actor.role === 'admin')) {
+        const found = await repo.findProduct(db.write, id);
+        if (!found || !canSee(actor, found)) throw notFound(`product ${id}`);
+        return toProduct(found);
       }
-      if (!found || !canSee(actor, found)) throw notFound(`product ${id}`);
-      return toProduct(found);
+      if (!visible) throw notFound(`product ${id}`);
+      return visible;
     },
 
     async getProducts(ids) {
@@ -247,19 +278,21 @@ export function createCatalogService(
       const seller = requireSeller(actor);
       const at = now();
       const values = newProductValues(input, { sellerId: seller.userId, createdAt: at });
-      return db.write.transaction().execute(async (trx) => {
+      const product = await db.write.transaction().execute(async (trx) => {
         const top = await topCategoryOf(trx, values.categoryId);
         const product = toProduct(await repo.insertProduct(trx, { ...values, topCategoryId: top }));
         await appendEvents(asOutbox(trx), productEvents(undefined, product));
         return product;
       });
+      if (product.status === 'published') await invalidate(changeOf(undefined, product));
+      return product;
     },
 
     async updateProduct(actor, id, input) {
       const user = requireUser(actor);
       if (Object.keys(input).length === 0) throw invalidInput('send at least one field to change');
       const changes = productChanges(input, now());
-      return db.write.transaction().execute(async (trx) => {
+      const [existing, product] = await db.write.transaction().execute(async (trx) => {
         const existing = await repo.findProduct(trx, id, true);
         mayChange(user, existing, id);
         if (changes.categoryId !== undefined) {
@@ -267,17 +300,26 @@ export function createCatalogService(
         }
         const product = toProduct(await repo.updateProduct(trx, id, changes));
         await appendEvents(asOutbox(trx), productEvents(existing, product));
-        return product;
+        return [existing!, product] as const;
       });
+      if (existing.status === 'published' || product.status === 'published') {
+        await invalidate(changeOf(existing, product));
+      }
+      return product;
     },
 
     async deleteProduct(actor, id) {
       const user = requireUser(actor);
-      await db.write.transaction().execute(async (trx) => {
+      const existing = await db.write.transaction().execute(async (trx) => {
         const existing = await repo.findProduct(trx, id, true);
         mayChange(user, existing, id);
         await repo.deleteProduct(trx, id);
+        if (existing!.status === 'published') {
+          await appendEvents(asOutbox(trx), [deletedEvent(existing!)]);
+        }
+        return existing!;
       });
+      if (existing.status === 'published') await invalidate(changeOf(existing, undefined));
     },
 
     async countProducts() {
@@ -301,7 +343,7 @@ export function createCatalogService(
         }
         return newProductValues(body, { sellerId, id, createdAt: createdAt ?? now() });
       });
-      return db.write.transaction().execute(async (trx) => {
+      const inserted = await db.write.transaction().execute(async (trx) => {
         const tops = await repo.categoryTops(trx);
         const values = rows.map((row) => {
           const top = tops.get(row.categoryId);
@@ -310,12 +352,14 @@ export function createCatalogService(
         });
         return repo.insertProducts(trx, values);
       });
+      await cached.productsInserted().catch(() => {});
+      return inserted;
     },
 
     async reserveStock(reservationId, lines) {
       const wanted = checkStockLines(reservationId, lines);
       try {
-        return await db.write.transaction().execute(async (trx) => {
+        const result = await db.write.transaction().execute(async (trx): Promise<ReserveResult> => {
           const at = now();
           if (!(await repo.insertReservation(trx, reservationId, 'held', at))) {
             return recordedReservation(await repo.findReservation(trx, reservationId), reservationId, wanted);
@@ -357,6 +401,9 @@ export function createCatalogService(
           await repo.setReservation(trx, reservationId, { state: 'held', lines: reserved }, at);
           return { ok: true as const, reservationId, state: 'held' as const, lines: reserved };
         });
+        // Detail pages show stock: drop them now (listings show it too and wait for their TTL).
+        if (result.ok) await cached.stockChanged([...wanted.keys()]).catch(() => {});
+        return result;
       } catch (err) {
         if (!(err instanceof ReservationRefused)) throw err;
         const reason = err.shortages.some((s) => s.reason === 'unavailable') ? 'unavailable' : 'out_of_stock';
@@ -366,18 +413,20 @@ export function createCatalogService(
 
     async releaseStock(reservationId) {
       if (!isUuid(reservationId)) throw invalidInput('reservationId must be a UUID');
-      return db.write.transaction().execute(async (trx) => {
+      const returned = await db.write.transaction().execute(async (trx) => {
         const at = now();
         // A tombstone for an unknown id: a reserve still in flight with this id waits on the key
         // and then finds it released.
-        if (await repo.insertReservation(trx, reservationId, 'released', at)) return { released: false };
+        if (await repo.insertReservation(trx, reservationId, 'released', at)) return [];
         const found = await repo.findReservation(trx, reservationId, true);
-        if (!found || found.state === 'released') return { released: false };
+        if (!found || found.state === 'released') return [];
         const lines = [...found.lines].sort((a, b) => (a.productId < b.productId ? -1 : 1));
         for (const line of lines) await repo.returnStock(trx, line.productId, line.quantity, at);
         await repo.setReservation(trx, reservationId, { state: 'released' }, at);
-        return { released: true };
+        return lines.map((l) => l.productId);
       });
+      if (returned.length > 0) await cached.stockChanged(returned).catch(() => {});
+      return { released: returned.length > 0 };
     },
 
     async confirmReservation(reservationId) {
@@ -441,9 +490,13 @@ const asOutbox = (db: repo.Db): Kysely<unknown> => db as unknown as Kysely<unkno
 /**
  * `product.published` when a product becomes published (created so, or its status changed to
  * published); `product.updated` for any other change of a product that was or is published
- * (unpublishing included: the payload's status says so). Drafts emit nothing.
+ * (unpublishing included: the payload's status says so; `previousCategoryId` when it moved).
+ * Drafts emit nothing.
  */
-function productEvents(before: { status: ProductStatus } | undefined, after: Product): NewEvent[] {
+function productEvents(
+  before: { status: ProductStatus; categoryId: string } | undefined,
+  after: Product,
+): NewEvent[] {
   const wasPublished = before?.status === 'published';
   if (!wasPublished && after.status !== 'published') return [];
   const type = wasPublished ? 'product.updated' : 'product.published';
@@ -455,6 +508,9 @@ function productEvents(before: { status: ProductStatus } | undefined, after: Pro
         productId: after.id,
         sellerId: after.sellerId,
         categoryId: after.categoryId,
+        ...(before && before.categoryId !== after.categoryId
+          ? { previousCategoryId: before.categoryId }
+          : {}),
         title: after.title,
         priceMinor: after.priceMinor,
         currency: after.currency,
@@ -462,6 +518,28 @@ function productEvents(before: { status: ProductStatus } | undefined, after: Pro
       },
     },
   ];
+}
+
+/** `product.deleted`, when a published product is deleted (a draft's deletion emits nothing). */
+function deletedEvent(p: { id: string; sellerId: string; categoryId: string }): NewEvent {
+  return {
+    type: 'product.deleted',
+    key: p.id,
+    payload: { productId: p.id, sellerId: p.sellerId, categoryId: p.categoryId },
+  };
+}
+
+type ChangedProduct = { id: string; sellerId: string; categoryId: string; status: ProductStatus };
+
+/** What a write changed in the public catalog, for cache invalidation. */
+function changeOf(before: ChangedProduct | undefined, after: ChangedProduct | undefined): ProductChange {
+  const p = (after ?? before)!;
+  return {
+    productId: p.id,
+    sellerId: p.sellerId,
+    categoryIds: [before?.categoryId, after?.categoryId],
+    leftPublic: before?.status === 'published' && after?.status !== 'published',
+  };
 }
 
 function requireUser(actor: Actor | null): Actor {
@@ -586,5 +664,145 @@ function productFields(p: repo.ProductRecord): Omit<Product, 'photos'> {
     status: p.status,
     createdAt: p.createdAt,
     updatedAt: p.updatedAt,
+  };
+}
+
+/** One reservation of a batch. `hold` takes the stock; without it (an order cancelled long ago) only the snapshot is recorded, as released. */
+export type BatchReservation = Readonly<{
+  reservationId: string;
+  lines: readonly StockLine[];
+  hold: boolean;
+}>;
+
+/** What a batch reservation recorded: `none` when no line could be reserved (nothing is kept then). */
+export type BatchReserved = Readonly<{
+  state: 'held' | 'committed' | 'released' | 'none';
+  lines: readonly ReservedLine[];
+}>;
+
+/**
+ * Stock operations on many reservations at once, for trusted bulk callers (the demo seeder's
+ * batched checkout). They keep the rules of `reserveStock`/`confirmReservation` (ids are the
+ * order ids, idempotent by id, products locked in id order, no oversell, price snapshots) with a
+ * constant number of statements per batch instead of several per order.
+ */
+export interface CatalogBulkStock {
+  /** Ids of published products with stock, in id order after `after` (keyset pages of at most `limit`). */
+  listInStockProductIds(after: string | undefined, limit: number): Promise<string[]>;
+  /**
+   * Reserves a batch in ONE catalog transaction. A reservation id already recorded answers what
+   * was recorded (its stock is not taken again). For a new id, each line whose product is
+   * published and, when holding, still has the quantity (after the batch's earlier requests) is
+   * reserved; other lines are left out (sold out or unpublished), as are lines in a currency other
+   * than the first reserved line's. `soldOut` lists products found short or left at zero.
+   */
+  reserveStockBatch(requests: readonly BatchReservation[]): Promise<{
+    reserved: Map<string, BatchReserved>;
+    soldOut: string[];
+  }>;
+  /** Marks held reservations committed (their orders exist), in one statement; returns how many moved. */
+  confirmReservations(reservationIds: readonly string[]): Promise<number>;
+}
+
+export function createCatalogBulkStock(
+  /** With `cache`, the detail entries of products whose stock moved are invalidated after each batch. */
+  platform: Readonly<{ sql: SqlPort; cache?: Cache }>,
+  options: CatalogServiceOptions = {},
+): CatalogBulkStock {
+  const db = platform.sql.for<CatalogDb>('catalog');
+  const now = options.now ?? (() => new Date());
+  const cached = createCatalogCache(platform.cache, db);
+  return {
+    listInStockProductIds: (after, limit) => repo.listInStockProductIds(db.write, after, limit),
+
+    async reserveStockBatch(requests) {
+      const wanted = requests.map((r) => ({
+        id: r.reservationId.toLowerCase(),
+        hold: r.hold,
+        lines: checkStockLines(r.reservationId, r.lines),
+      }));
+      if (new Set(wanted.map((w) => w.id)).size !== wanted.length) {
+        throw invalidInput('a batch names a reservation id twice');
+      }
+      const result = await db.write.transaction().execute(async (trx) => {
+        const at = now();
+        const reserved = new Map<string, BatchReserved>();
+        const fresh = await repo.insertReservationsMany(
+          trx,
+          wanted.map((w) => w.id),
+          at,
+        );
+        for (const found of await repo.findReservationsMany(
+          trx,
+          wanted.filter((w) => !fresh.has(w.id)).map((w) => w.id),
+        )) {
+          reserved.set(found.id, {
+            state: found.lines.length > 0 ? found.state : 'none',
+            lines: found.lines,
+          });
+        }
+        const todo = wanted.filter((w) => fresh.has(w.id));
+        const products = new Map(
+          (await repo.lockProductsForStock(trx, [...new Set(todo.flatMap((w) => [...w.lines.keys()]))])).map(
+            (p) => [p.id, { ...p }],
+          ),
+        );
+        const taken = new Map<string, number>();
+        const soldOut = new Set<string>();
+        const records: { id: string; state: 'held' | 'released'; lines: ReservedLine[] }[] = [];
+        const empty: string[] = [];
+        for (const w of todo) {
+          const lines: ReservedLine[] = [];
+          for (const [productId, quantity] of w.lines) {
+            const p = products.get(productId);
+            if (p?.status !== 'published') continue;
+            if (lines.length > 0 && p.currency !== lines[0]!.currency) continue;
+            if (w.hold) {
+              if (p.stock < quantity) {
+                soldOut.add(productId);
+                continue;
+              }
+              p.stock -= quantity;
+              taken.set(productId, (taken.get(productId) ?? 0) + quantity);
+              if (p.stock === 0) soldOut.add(productId);
+            }
+            lines.push({
+              productId,
+              quantity,
+              sellerId: p.seller_id,
+              title: p.title,
+              priceMinor: p.price_minor,
+              currency: p.currency,
+            });
+          }
+          if (lines.length === 0) {
+            empty.push(w.id);
+            reserved.set(w.id, { state: 'none', lines });
+          } else {
+            const state = w.hold ? ('held' as const) : ('released' as const);
+            records.push({ id: w.id, state, lines });
+            reserved.set(w.id, { state, lines });
+          }
+        }
+        const takes = [...taken].map(([productId, quantity]) => ({ productId, quantity }));
+        // Rows are locked and counted above; the conditional update still refuses an oversell.
+        if ((await repo.takeStockMany(trx, takes, at)) !== takes.length) {
+          throw new Error('stock changed under a row lock during a batch reservation');
+        }
+        await repo.setReservationsMany(trx, records, at);
+        await repo.deleteReservationsMany(trx, empty);
+        return { reserved, soldOut: [...soldOut], moved: [...taken.keys()] };
+      });
+      // After the commit; a failed invalidation leaves the entries to their TTL.
+      await cached.stockChanged(result.moved).catch(() => {});
+      return { reserved: result.reserved, soldOut: result.soldOut };
+    },
+
+    confirmReservations: (ids) =>
+      repo.commitReservationsMany(
+        db.write,
+        ids.map((id) => id.toLowerCase()),
+        now(),
+      ),
   };
 }

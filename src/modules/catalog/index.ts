@@ -1,6 +1,7 @@
 /** catalog: categories, products, listing and search. Other modules import only this file. */
 import { fileURLToPath } from 'node:url';
 import type { WebModule } from '../../http/app.ts';
+import { cacheInvalidationConsumer } from './catalog.invalidation.ts';
 import { photoProjectionConsumer } from './catalog.photos.ts';
 import { catalogRoutes } from './catalog.routes.ts';
 import { createCatalogService } from './catalog.service.ts';
@@ -12,7 +13,7 @@ export const catalogModule: WebModule = {
     dir: fileURLToPath(new URL('../../../migrations/catalog/', import.meta.url)),
   },
   routes: (app, { platform }) => catalogRoutes(app, createCatalogService(platform), platform.clickstream),
-  consumers: (deps) => [photoProjectionConsumer(deps)],
+  consumers: (deps) => [photoProjectionConsumer(deps), cacheInvalidationConsumer(deps)],
 };
 
 export type {
@@ -26,8 +27,12 @@ export type {
   Sort,
 } from './catalog.schema.ts';
 export {
+  type BatchReservation,
+  type BatchReserved,
+  type CatalogBulkStock,
   type CatalogService,
   type CatalogServiceOptions,
+  createCatalogBulkStock,
   createCatalogService,
   type ProductSeed,
   type ReservedLine,

@@ -83,6 +83,59 @@ export function cacheContract(subject: CacheContractSubject): void {
         );
       }));
 
+    it("when the loader fails and nothing is cached, then getOrSet rejects with the loader's own error", () =>
+      withCache(async (make) => {
+        const cache = make();
+        const own = new Error('database down');
+        await assert.rejects(
+          cache.getOrSet(
+            'k:own-error',
+            async () => {
+              throw own;
+            },
+            { ttlMs: 1000 },
+          ),
+          (err) => err === own,
+        );
+      }));
+
+    it('when a graced value is invalidated by tag, then the next read waits for the new value', () =>
+      withCache(async (make) => {
+        const cache = make();
+        const opts = { ttlMs: 60_000, graceMs: 60_000, tags: ['product:p3'] };
+        assert.equal(await cache.getOrSet('product:p3', async () => 'old', opts), 'old');
+        await cache.deleteByTag(['product:p3', 'other']);
+        assert.equal(await cache.getOrSet('product:p3', async () => 'new', opts), 'new');
+        assert.equal(cache.stats().staleServed, 0);
+      }));
+
+    it('when a value is invalidated by tag and the loader then fails, then the invalidated value is served within grace', () =>
+      withCache(async (make) => {
+        const cache = make();
+        const opts = { ttlMs: 60_000, graceMs: 60_000, tags: ['product:p4'] };
+        assert.equal(await cache.getOrSet('product:p4', async () => 'old', opts), 'old');
+        await cache.deleteByTag('product:p4');
+        const value = await cache.getOrSet(
+          'product:p4',
+          async () => {
+            throw new Error('database down');
+          },
+          opts,
+        );
+        assert.equal(value, 'old');
+        assert.equal(cache.stats().staleServed, 1);
+      }));
+
+    it('when grace is shorter than the TTL, then the value still lives for its whole TTL', () =>
+      withCache(async (make) => {
+        const cache = make();
+        let n = 0;
+        const opts = { ttlMs: 400, graceMs: 50 };
+        assert.equal(await cache.getOrSet('k:short-grace', async () => ++n, opts), 1);
+        await sleep(150);
+        assert.equal(await cache.getOrSet('k:short-grace', async () => ++n, opts), 1);
+      }));
+
     it('when a key or a tag is deleted, then the next read loads again', () =>
       withCache(async (make) => {
         const cache = make();

@@ -5,10 +5,18 @@
  * protection); with `graceMs`, an expired value is kept that long and served when the loader
  * fails (serve-stale on database errors); every TTL gets up to 10% random jitter so that keys
  * written together do not expire together. Values must be JSON-serialisable.
+ *
+ * Reads wait for the loader (no stale-while-revalidate): after an invalidation the next read
+ * returns the new value, never the invalidated one, unless the loader fails within grace.
+ * Invalidation by tag compares the entry's write time with the tag's deletion time (clocks of
+ * the instances must agree to within the TTLs). Each outcome is also counted into the running
+ * HTTP request's counters (src/platform/telemetry/request-counters.ts).
  */
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
+import type { RedisOptions } from 'ioredis';
+import { countCache } from '../telemetry/request-counters.ts';
 
 export type CacheGetOptions = Readonly<{
   /** How long a loaded value is fresh, in ms (before jitter). */
@@ -33,8 +41,8 @@ export interface Cache {
   getOrSet<T>(key: string, loader: () => Promise<T>, options: CacheGetOptions): Promise<T>;
   /** Removes `key` on every instance. Idempotent. */
   delete(key: string): Promise<void>;
-  /** Removes every key tagged `tag` on every instance. Idempotent. */
-  deleteByTag(tag: string): Promise<void>;
+  /** Invalidates every key tagged with `tag` (or any of `tags`) on every instance; an invalidated value may still be served within its grace when its loader fails. Idempotent. */
+  deleteByTag(tag: string | readonly string[]): Promise<void>;
   /** Counters since start (or the last `resetStats`). */
   stats(): CacheStats;
   resetStats(): void;
@@ -44,25 +52,61 @@ export interface Cache {
 export type CacheOptions = Readonly<{
   /** Memory + Redis tiers and the bus when set; memory only when absent. */
   redisUrl?: string;
-  /** Prefix of every Redis key and of the bus channel (`bazaar:cache`); tests use one of their own. */
+  /** Prefix of every Redis key and of the bus messages (`bazaar:cache`); tests use one of their own. */
   prefix?: string;
-  /** L1 size bound. */
+  /** L1 size bound (default 64 MiB). */
   maxMemoryBytes?: number;
+  /** L1 entry-count bound (default 100,000: the byte bound binds first for entries over ~670 bytes). */
+  maxMemoryItems?: number;
+  /**
+   * Repeat every `delete`/`deleteByTag` once this many ms later (0/absent: never). With read
+   * replicas, a read right after an invalidation may refill the entry from a replica that has not
+   * replayed the write yet; repeating the delete once every serving replica must have replayed
+   * it (their allowed lag plus one poll) drops such a refill. A timer in this process: closing
+   * the cache cancels pending repeats.
+   */
+  repeatDeletesAfterMs?: number;
 }>;
 
 const JITTER = 0.1;
 
 export function createCache(options: CacheOptions = {}): Cache {
   const prefix = options.prefix ?? 'bazaar:cache';
-  const store = bentostore().useL1Layer(
-    memoryDriver({ maxSize: options.maxMemoryBytes ?? 64 * 1024 * 1024 }),
-  );
-  if (options.redisUrl) {
-    store
-      .useL2Layer(redisDriver({ connection: options.redisUrl as never, prefix }))
-      .useBus(redisBusDriver({ connection: options.redisUrl as never, retryQueue: { enabled: false } }));
-  }
-  const bento = new BentoCache({ default: 'main', prefix, stores: { main: store } });
+  // Bound by bytes and by entries: bentocache's default of 1000 entries would hold under 1% of a
+  // 100k-product catalog (L1 misses then cost a Redis round trip, or a database load in memory
+  // mode). lru-cache allocates ~50 bytes per entry slot up front.
+  const memory = memoryDriver({
+    maxSize: options.maxMemoryBytes ?? 64 * 1024 * 1024,
+    maxItems: options.maxMemoryItems ?? 100_000,
+  });
+  // Options, not the URL: the bus driver spreads its connection into an object, so a URL string
+  // would silently become ioredis' defaults (localhost:6379).
+  const connection = options.redisUrl ? redisOptions(options.redisUrl) : undefined;
+  const store = connection
+    ? bentostore()
+        .useL1Layer(memory)
+        .useL2Layer(redisDriver({ connection, prefix }))
+        .useBus(redisBusDriver({ connection, retryQueue: { enabled: false } }))
+    : bentostore().useL1Layer(memory);
+  const bento = new BentoCache({
+    default: 'main',
+    prefix,
+    stores: { main: store },
+    // Redis down: after one failed L2 call, skip L2 for this long (memory tier and database only)
+    // instead of making every read wait for a reconnect attempt.
+    l2CircuitBreakerDuration: '10s',
+  });
+
+  const repeats = new Set<NodeJS.Timeout>();
+  const repeat = (again: () => Promise<unknown>) => {
+    if (!options.repeatDeletesAfterMs) return;
+    const timer = setTimeout(() => {
+      repeats.delete(timer);
+      again().catch(() => {}); // best effort: the TTL bounds what a lost repeat leaves
+    }, options.repeatDeletesAfterMs);
+    timer.unref();
+    repeats.add(timer);
+  };
 
   let hits = 0;
   let misses = 0;
@@ -73,37 +117,57 @@ export function createCache(options: CacheOptions = {}): Cache {
     async getOrSet<T>(key: string, loader: () => Promise<T>, opts: CacheGetOptions): Promise<T> {
       const ttl = Math.max(1, Math.round(opts.ttlMs * (1 + Math.random() * JITTER)));
       let loaded = false;
-      let failed = false;
-      const value = await bento.getOrSet<T>({
-        key,
-        ttl,
-        grace: opts.graceMs ? opts.graceMs : false,
-        tags: opts.tags ? [...opts.tags] : undefined,
-        onFactoryError: () => {
-          failed = true;
-        },
-        factory: async () => {
-          loaded = true;
-          const family = key.split(':', 1)[0]!;
-          loads[family] = (loads[family] ?? 0) + 1;
-          try {
-            return await loader();
-          } catch (err) {
-            failed = true;
-            throw err;
-          }
-        },
-      });
-      if (failed) staleServed++;
-      else if (loaded) misses++;
-      else hits++;
+      let loaderError: { error: unknown } | undefined;
+      let value: T;
+      try {
+        value = await bento.getOrSet<T>({
+          key,
+          ttl,
+          // bentocache's grace is the entry's whole physical lifetime, counted from the write.
+          grace: opts.graceMs ? ttl + opts.graceMs : false,
+          tags: opts.tags ? [...opts.tags] : undefined,
+          // No soft timeout: bentocache's default (0) with grace is stale-while-revalidate, which
+          // would answer the first read after an invalidation with the invalidated value. (Per
+          // call: the constructor option turns null into 0.)
+          timeout: null,
+          factory: async () => {
+            loaded = true;
+            const family = key.split(':', 1)[0]!;
+            loads[family] = (loads[family] ?? 0) + 1;
+            try {
+              return await loader();
+            } catch (error) {
+              loaderError = { error };
+              throw error;
+            }
+          },
+        });
+      } catch (err) {
+        misses++;
+        countCache('miss');
+        // bentocache wraps the loader's error; callers (and the HTTP edge) need the original.
+        throw loaderError ? loaderError.error : err;
+      }
+      if (loaderError) {
+        staleServed++;
+        countCache('stale');
+      } else if (loaded) {
+        misses++;
+        countCache('miss');
+      } else {
+        hits++;
+        countCache('hit');
+      }
       return value;
     },
     async delete(key) {
       await bento.delete({ key });
+      repeat(() => bento.delete({ key }));
     },
     async deleteByTag(tag) {
-      await bento.deleteByTag({ tags: [tag] });
+      const tags = typeof tag === 'string' ? [tag] : [...tag];
+      await bento.deleteByTag({ tags });
+      repeat(() => bento.deleteByTag({ tags }));
     },
     stats: () => ({ hits, misses, staleServed, loads: { ...loads } }),
     resetStats() {
@@ -113,7 +177,54 @@ export function createCache(options: CacheOptions = {}): Cache {
       loads = {};
     },
     async close() {
+      for (const timer of repeats) clearTimeout(timer);
+      repeats.clear();
       await bento.disconnectAll();
     },
+  };
+}
+
+/**
+ * CACHE=none: no cache at all, to rule the cache out (an operator chasing a stale-data report, a
+ * benchmark's "cache off" phase). Every `getOrSet` runs its loader (counted as a miss and as a
+ * load of its key family); no single flight, nothing kept, so no serve-stale either; deletes do
+ * nothing. Not an adapter of the contract suite: it keeps nothing by design.
+ */
+export function createPassThroughCache(): Cache {
+  let misses = 0;
+  let loads: Record<string, number> = {};
+  return {
+    async getOrSet<T>(key: string, loader: () => Promise<T>): Promise<T> {
+      misses++;
+      countCache('miss');
+      const family = key.split(':', 1)[0]!;
+      loads[family] = (loads[family] ?? 0) + 1;
+      return loader();
+    },
+    async delete() {},
+    async deleteByTag() {},
+    stats: () => ({ hits: 0, misses, staleServed: 0, loads: { ...loads } }),
+    resetStats() {
+      misses = 0;
+      loads = {};
+    },
+    async close() {},
+  };
+}
+
+/** ioredis options from a `redis://` or `rediss://` URL; a command fails after one retry when Redis is down. */
+function redisOptions(url: string): RedisOptions {
+  const u = new URL(url);
+  return {
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: u.port ? Number(u.port) : 6379,
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0,
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    maxRetriesPerRequest: 1,
+    // Reconnect attempts at most 200 ms apart, so a command queued while Redis is down is
+    // rejected within about that, not after ioredis' default backoff of up to 2 s.
+    retryStrategy: (times: number) => Math.min(times * 50, 200),
   };
 }

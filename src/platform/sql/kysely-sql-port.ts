@@ -5,6 +5,7 @@
 import { type Kysely, sql } from 'kysely';
 import { AppError } from '../../shared/errors.ts';
 import { pendingMigrations, runMigrations } from './migrations.ts';
+import { attachQueryCounter, createQueryCounter } from './query-counter.ts';
 import type { Domain, DomainDb, SqlPort } from './sql.ts';
 
 export type KyselySqlPortOptions = Readonly<{
@@ -18,12 +19,14 @@ export type KyselySqlPortOptions = Readonly<{
 }>;
 
 export function kyselySqlPort(options: KyselySqlPortOptions): SqlPort {
-  const { backend, primary } = options;
-  const reader = options.reader ?? primary;
+  const counter = createQueryCounter();
+  const primary = options.primary.withPlugin(counter.plugin);
+  const reader = (options.reader ?? options.primary).withPlugin(counter.plugin);
+  const { backend } = options;
   const handles = new Map<Domain, DomainDb<unknown>>();
   let closing: Promise<void> | undefined;
 
-  return {
+  const port: SqlPort = {
     backend,
     for<DB>(domain: Domain): DomainDb<DB> {
       let handle = handles.get(domain);
@@ -33,8 +36,8 @@ export function kyselySqlPort(options: KyselySqlPortOptions): SqlPort {
       }
       return handle as DomainDb<DB>;
     },
-    migrate: (sets, onApplied) => runMigrations(primary, sets, onApplied),
-    pending: (sets) => pendingMigrations(primary, sets),
+    migrate: (sets, onApplied) => runMigrations(options.primary, sets, onApplied),
+    pending: (sets) => pendingMigrations(options.primary, sets),
     async ping(timeoutMs = 2000) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
@@ -44,7 +47,7 @@ export function kyselySqlPort(options: KyselySqlPortOptions): SqlPort {
         );
       });
       try {
-        await Promise.race([sql`select 1`.execute(primary), timeout]);
+        await Promise.race([sql`select 1`.execute(options.primary), timeout]);
       } finally {
         clearTimeout(timer);
       }
@@ -54,4 +57,6 @@ export function kyselySqlPort(options: KyselySqlPortOptions): SqlPort {
       return closing;
     },
   };
+  attachQueryCounter(port, counter);
+  return port;
 }

@@ -1,0 +1,375 @@
+/**
+ * npm run bench:cache — the catalog cache on the fleet of `bazaar stack up` (2 web instances,
+ * 1 worker, PostgreSQL without replicas, its own Redis, HAProxy), cache off versus cache on, in one
+ * run, all through HAProxy:
+ *
+ *   mix: 80% product detail (Zipf s=1.1 popularity over every product), 15% first page of a
+ *        category listing, 5% first page of a search; 32 connections
+ *   1. cache off (CACHE=none on both web instances)
+ *   2. cache on (memory + Redis), after a 5 s unmeasured warm-up: the cache starts empty
+ *   3. cache on, after one request for every product (the cache holds the whole catalog, as it
+ *      would after running a while), then the same 5 s warm-up
+ *   4. product detail alone, cache on: one web instance's own port and a bare Fastify JSON route
+ *      (bench/baseline-server.ts), both without HAProxy, so their ratio is like for like; and
+ *      through HAProxy for information
+ *
+ * Per phase: req/s, p50/p99, errors and non-2xx, and from the counters every response carries
+ * (EXPOSE_COUNTERS=true): the cache hit ratio and database queries per request; also the CPU
+ * time of the serving processes per response (/proc), which holds when the machine is shared
+ * and req/s do not (the ratio of bare to app CPU per request is the req/s ratio both would
+ * reach on cores of their own). Web instances run
+ * with LOG_LEVEL=warn (no request log, as the baseline); settings reach them through the fleet's
+ * DIR/web.env and `bazaar stack restart webN`. The fleet lives in a temporary folder on base port
+ * 31000–31800 and is torn down at the end, on error and on Ctrl-C.
+ *
+ * Settings: BENCH_PRODUCTS (default 100000), BENCH_SECONDS per measured run (default 20),
+ * BENCH_CONNECTIONS (default 32).
+ */
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { prng } from '../src/apps/seed-data.ts';
+import { readManifest, stackEnvironment } from '../src/apps/stack/stack-db.ts';
+import { fleetDown, fleetPorts, readFleet } from '../src/apps/stack/stack-fleet.ts';
+import {
+  type LoadResult,
+  load,
+  machine,
+  type ResponseCounters,
+  responseCounters,
+  runNode,
+  startNode,
+  table,
+  writeResult,
+} from './support.ts';
+
+const PRODUCTS = Number(process.env['BENCH_PRODUCTS'] ?? 100_000);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 20);
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
+const WARMUP_SECONDS = 5;
+const ZIPF_S = 1.1;
+const MIX = { detail: 0.8, listing: 0.15, search: 0.05 } as const;
+
+const step = (line: string) => console.log(`\n== ${line}`);
+const log = (line: string) => console.log(`  ${line}`);
+const load1 = () => loadavg()[0]!.toFixed(2);
+
+const parent = mkdtempSync(join(tmpdir(), 'bazaar-bench-cache-'));
+chmodSync(parent, 0o755);
+const dir = join(parent, 'fleet');
+const basePort = 31000 + 100 * Math.floor(Math.random() * 9);
+const ports = fleetPorts(basePort);
+const balancer = `http://127.0.0.1:${ports.haproxy}`;
+
+let baseline: Awaited<ReturnType<typeof startNode>> | undefined;
+let tornDown: Promise<void> | undefined;
+function tearDown(): Promise<void> {
+  tornDown ??= (async () => {
+    step('tearing the fleet down');
+    await baseline?.stop();
+    await fleetDown({ dir, remove: true }, log).catch((err: Error) =>
+      console.error(`  stack down failed: ${err.message}; run: bazaar stack down --dir ${dir} --remove`),
+    );
+    rmSync(parent, { recursive: true, force: true });
+  })();
+  return tornDown;
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping`);
+    tearDown().finally(() => process.exit(130));
+  });
+}
+
+/** Zipf(s) over ranks 0…n-1: the CDF once, then a binary search per draw. */
+function zipf(n: number, s: number, random: () => number): () => number {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let k = 0; k < n; k++) {
+    sum += 1 / (k + 1) ** s;
+    cdf[k] = sum;
+  }
+  return () => {
+    const u = random() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cdf[mid]! < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+/** Writes DIR/web.env and restarts each web instance with it (graceful, one at a time). */
+async function webSettings(settings: Record<string, string>): Promise<void> {
+  const lines = Object.entries(settings).map(([k, v]) => `${k}=${v}`);
+  log(`web settings: ${lines.join(' ')}`);
+  writeFileSync(join(dir, 'web.env'), `${lines.join('\n')}\n`);
+  for (const p of readFleet(dir)!.processes.filter((x) => x.role === 'web')) {
+    await runNode(['bin/bazaar.js', 'stack', 'restart', p.name, '--dir', dir], {});
+  }
+}
+
+type Row = LoadResult & {
+  phase: string;
+  via: string;
+  load1: string;
+  counters?: ResponseCounters;
+  /** CPU time (user + system) of the serving processes per response, in µs. */
+  cpuUsPerRequest?: number;
+};
+
+/** CPU time of a process so far, in µs (Linux: utime + stime in /proc/PID/stat, clock ticks of 10 ms). */
+function cpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+const webPids = (...names: string[]) =>
+  readFleet(dir)!
+    .processes.filter((p) => names.includes(p.name))
+    .map((p) => p.pid!);
+
+async function measure(
+  phase: string,
+  via: string,
+  url: string,
+  paths: () => string,
+  /** The serving processes, whose CPU time per response is reported. */
+  pids: readonly number[],
+): Promise<Row> {
+  log(`${phase} via ${via}: ${WARMUP_SECONDS}s warm-up, then ${SECONDS}s measured…`);
+  const counters = responseCounters();
+  const cpu = () => pids.reduce((sum, pid) => sum + cpuUs(pid), 0);
+  let cpuAtStart: number | undefined;
+  const r = await load(phase, url, paths, {
+    seconds: SECONDS,
+    connections: CONNECTIONS,
+    warmupSeconds: WARMUP_SECONDS,
+    setupClient(client) {
+      cpuAtStart ??= cpu(); // the measured run's first client
+      counters.setupClient(client);
+    },
+  });
+  const cpuUsPerRequest = (cpu() - cpuAtStart!) / Math.max(1, counters.responses);
+  const row: Row = { ...r, phase, via, load1: load1(), counters, cpuUsPerRequest };
+  log(
+    `${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, hit ratio ${hitRatio(row)}, ` +
+      `db queries/req ${queriesPerRequest(row)}, server CPU ${Math.round(cpuUsPerRequest)} µs/req, ` +
+      `errors ${r.errors}, non-2xx ${r.non2xx}, load ${row.load1}`,
+  );
+  return row;
+}
+
+const hitRatio = (r: Row) => {
+  const c = r.counters;
+  const lookups = c ? c.hits + c.misses + c.stale : 0;
+  return c && lookups > 0 ? `${((100 * c.hits) / lookups).toFixed(1)}%` : '-';
+};
+const queriesPerRequest = (r: Row) =>
+  r.counters && r.counters.counted > 0 ? (r.counters.dbQueries / r.counters.counted).toFixed(3) : '-';
+
+try {
+  console.log(
+    `bench:cache on ${machine()}; load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+  console.log(
+    `${PRODUCTS} products, ${SECONDS}s per measured run, ${CONNECTIONS} connections; mix ${MIX.detail * 100}% product detail ` +
+      `(Zipf s=${ZIPF_S}) / ${MIX.listing * 100}% category listing / ${MIX.search * 100}% search`,
+  );
+
+  step(`fleet: bazaar stack up --web 2 --workers 1 --replicas 0 --fast in ${dir}, base port ${basePort}`);
+  await runNode(
+    [
+      'bin/bazaar.js',
+      'stack',
+      'up',
+      '--web',
+      '2',
+      '--workers',
+      '1',
+      '--replicas',
+      '0',
+      '--fast',
+      '--dir',
+      dir,
+      '--base-port',
+      String(basePort),
+    ],
+    {},
+  );
+
+  const db = readManifest(join(dir, 'db'));
+  if (!db) throw new Error(`stack up left no database topology in ${join(dir, 'db')}`);
+  const env: Record<string, string> = {
+    ...stackEnvironment(db),
+    REDIS_URL: `redis://127.0.0.1:${ports.redis}`,
+    LOG_LEVEL: 'warn',
+  };
+  step(`seed: bazaar seed --products ${PRODUCTS}`);
+  await runNode(['bin/bazaar.js', 'seed', '--products', String(PRODUCTS)], env);
+
+  step('workload: product ids and title words from the database, categories through the API');
+  const client = new pg.Client({ connectionString: env['DATABASE_URL'] });
+  await client.connect();
+  const ids = (
+    await client.query<{ id: string }>(
+      `select id from catalog.products where status = 'published' order by id`,
+    )
+  ).rows.map((r) => r.id);
+  const titles = (await client.query<{ title: string }>('select title from catalog.products limit 5000'))
+    .rows;
+  await client.end();
+  const random = prng(20_261_125);
+  for (let i = ids.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [ids[i], ids[j]] = [ids[j]!, ids[i]!]; // popularity rank independent of age
+  }
+  const words = [
+    ...new Set(titles.flatMap((t) => t.title.toLowerCase().split(/[^a-z]+/)).filter((w) => w.length >= 4)),
+  ];
+  const tree = (await (await fetch(`${balancer}/api/categories`)).json()) as {
+    slug: string;
+    children: { slug: string }[];
+  }[];
+  const categories = tree.flatMap((c) => [c.slug, ...c.children.map((x) => x.slug)]);
+  const rank = zipf(ids.length, ZIPF_S, random);
+  const detail = () => `/api/products/${ids[rank()]}`;
+  const mix = () => {
+    const r = random();
+    if (r < MIX.detail) return detail();
+    if (r < MIX.detail + MIX.listing)
+      return `/api/products?category=${categories[Math.floor(random() * categories.length)]}`;
+    return `/api/products?q=${encodeURIComponent(words[Math.floor(random() * words.length)]!)}`;
+  };
+  log(`${ids.length} published products, ${categories.length} categories, ${words.length} search words`);
+
+  const rows: Row[] = [];
+
+  step('phase 1: cache off (CACHE=none)');
+  await webSettings({ CACHE: 'none', EXPOSE_COUNTERS: 'true', LOG_LEVEL: 'warn' });
+  rows.push(await measure('mix, cache off', 'HAProxy', balancer, mix, webPids('web1', 'web2')));
+
+  step('phase 2: cache on (memory + Redis), starting empty');
+  await webSettings({ EXPOSE_COUNTERS: 'true', LOG_LEVEL: 'warn' });
+  rows.push(
+    await measure('mix, cache on (cold + 5 s warm-up)', 'HAProxy', balancer, mix, webPids('web1', 'web2')),
+  );
+
+  step(`phase 3: cache on, after one request for each of the ${ids.length} products`);
+  {
+    let next = 0;
+    const started = performance.now();
+    const progress = setInterval(
+      () =>
+        log(
+          `warming: ${next}/${ids.length} (${Math.round(next / ((performance.now() - started) / 1000))}/s)`,
+        ),
+      10_000,
+    );
+    const r = await autocannon({
+      url: balancer,
+      connections: CONNECTIONS,
+      amount: ids.length,
+      requests: [{ setupRequest: (req) => ({ ...req, path: `/api/products/${ids[next++ % ids.length]}` }) }],
+    });
+    clearInterval(progress);
+    log(
+      `warmed in ${((performance.now() - started) / 1000).toFixed(0)}s (${r.non2xx + r.errors} failed requests)`,
+    );
+  }
+  rows.push(await measure('mix, cache on (warm)', 'HAProxy', balancer, mix, webPids('web1', 'web2')));
+
+  step('phase 4: product detail alone, cache on, versus a bare Fastify JSON route');
+  baseline = await startNode(['bench/baseline-server.ts', 'json'], {}, /listening (\d+)/);
+  const json = await measure(
+    'bare Fastify JSON route',
+    'direct',
+    `http://127.0.0.1:${baseline.match[1]}`,
+    () => '/bench/x',
+    [baseline.process.pid!],
+  );
+  await baseline.stop();
+  baseline = undefined;
+  const direct = await measure(
+    'product detail, cache on',
+    'web1 direct',
+    `http://127.0.0.1:${ports.web(1)}`,
+    detail,
+    webPids('web1'),
+  );
+  const through = await measure(
+    'product detail, cache on',
+    'HAProxy',
+    balancer,
+    detail,
+    webPids('web1', 'web2'),
+  );
+  rows.push(json, direct, through);
+
+  const headers = [
+    'phase',
+    'via',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'cache hit ratio',
+    'db queries/req',
+    'vs bare Fastify',
+    'server CPU µs/req',
+    'bare CPU / this CPU',
+    'errors + non-2xx',
+    'load avg (1 min)',
+  ];
+  const cells = rows.map((r) => [
+    r.phase,
+    r.via,
+    Math.round(r.rps),
+    r.p50,
+    r.p99,
+    hitRatio(r),
+    queriesPerRequest(r),
+    r === direct || r === json ? (r.rps / json.rps).toFixed(2) : '-',
+    Math.round(r.cpuUsPerRequest!),
+    r === direct || r === json ? (json.cpuUsPerRequest! / r.cpuUsPerRequest!).toFixed(2) : '-',
+    r.errors + r.non2xx,
+    r.load1,
+  ]);
+  console.log(`\n${table(headers, cells)}`);
+  console.log(
+    `\ntargets (cache on, warm): hit ratio >= 95%, db queries/req <= 0.05; product detail direct / bare Fastify >= 0.7`,
+  );
+  const file = await writeResult('cache', {
+    machine: machine(),
+    loadAverageAtEnd: loadavg(),
+    products: ids.length,
+    seconds: SECONDS,
+    warmupSeconds: WARMUP_SECONDS,
+    connections: CONNECTIONS,
+    zipfS: ZIPF_S,
+    mix: MIX,
+    rows: rows.map((r) => ({
+      ...Object.fromEntries(headers.map((h, i) => [h, cells[rows.indexOf(r)]![i]])),
+      counters: r.counters
+        ? {
+            responses: r.counters.responses,
+            counted: r.counters.counted,
+            dbQueries: r.counters.dbQueries,
+            hits: r.counters.hits,
+            misses: r.counters.misses,
+            stale: r.counters.stale,
+          }
+        : undefined,
+    })),
+  });
+  console.log(`\nwritten ${file}`);
+} finally {
+  await tearDown();
+}

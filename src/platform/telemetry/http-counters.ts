@@ -1,0 +1,42 @@
+/**
+ * Per-request counters at the HTTP edge: every request runs in its own counts
+ * (request-counters.ts), added to the process totals (`Telemetry`) when the response is sent.
+ * With `exposeHeaders` (EXPOSE_COUNTERS=true) each response carries them, so a benchmark behind
+ * a load balancer can add them up: `x-db-queries: 2` and `x-cache: hit=1 miss=0 stale=0`.
+ * Counts are taken when the headers are written; work after that (a buffered clickstream flush)
+ * is not in them.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { newRequestCounts, type RequestCounts, runWithRequestCounts } from './request-counters.ts';
+import type { Telemetry } from './telemetry.ts';
+
+export function registerRequestCounters(
+  app: FastifyInstance,
+  telemetry: Telemetry,
+  options: Readonly<{ exposeHeaders: boolean }>,
+): void {
+  const byRequest = new WeakMap<FastifyRequest, RequestCounts>();
+
+  app.addHook('onRequest', (request, _reply, done) => {
+    const counts = newRequestCounts();
+    byRequest.set(request, counts);
+    runWithRequestCounts(counts, done);
+  });
+
+  if (options.exposeHeaders) {
+    app.addHook('onSend', async (request, reply, payload) => {
+      const c = byRequest.get(request);
+      if (c) {
+        reply.header('x-db-queries', String(c.dbQueries));
+        reply.header('x-cache', `hit=${c.cacheHits} miss=${c.cacheMisses} stale=${c.cacheStale}`);
+      }
+      return payload;
+    });
+  }
+
+  app.addHook('onResponse', (request, _reply, done) => {
+    const c = byRequest.get(request);
+    if (c) telemetry.requestEnded(c);
+    done();
+  });
+}
