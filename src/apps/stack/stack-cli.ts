@@ -1,5 +1,6 @@
 /**
- * Argument parsing and output of `bazaar stack`. The work is in stack-db.ts.
+ * Argument parsing and output of `bazaar stack`. The work is in stack-db.ts (db) and
+ * stack-fleet.ts (up, status, down, restart).
  */
 import { parseArgs } from 'node:util';
 import {
@@ -8,37 +9,64 @@ import {
   DEFAULT_DIR,
   promote,
   readManifest,
+  repoint,
   StackError,
   stackEnvironment,
   stackStatus,
   startNodeByName,
   stopStack,
 } from './stack-db.ts';
+import {
+  FLEET_DEFAULT_BASE_PORT,
+  FLEET_DEFAULT_DIR,
+  fleetDown,
+  fleetStatus,
+  fleetUp,
+  restartFleetProcess,
+} from './stack-fleet.ts';
 
 export const STACK_USAGE = [
-  'bazaar stack db --replicas N [--standby] [--delay-ms D] [--dir DIR] [--base-port P] [--fast]',
+  'bazaar stack up --web N --workers M [--replicas R] [--standby] [--photos] [--dir DIR] [--base-port P] [--fast]',
+  'bazaar stack status [--json] [--dir DIR]',
+  'bazaar stack restart NAME [--dir DIR]   (graceful rotation: SIGTERM, drain, start, ready)',
+  'bazaar stack down [--remove] [--dir DIR]',
+  'bazaar stack db --replicas N [--standby] [--delay-ms D] [--pgbouncer [--pool-size S]] [--dir DIR] [--base-port P] [--fast]',
   'bazaar stack db status [--json] [--dir DIR]',
   'bazaar stack db promote [--node NAME] [--dir DIR]',
+  'bazaar stack db repoint [--node NAME] [--dir DIR]',
   'bazaar stack db start [--node NAME] [--dir DIR]',
   'bazaar stack db stop [--node NAME] [--immediate] [--remove] [--dir DIR]',
   '',
   '  --replicas N   streaming replicas (0-8), each with its own replication slot',
   '  --standby      also a synchronous standby (synchronous_standby_names), to promote on failover',
   '  --delay-ms D   recovery_min_apply_delay on the replicas, to make lag visible',
+  '  --pgbouncer    PgBouncer in transaction mode in front of the primary, on the port after the nodes',
+  '  --pool-size S  PgBouncer server connections per pool (default 10)',
   `  --dir DIR      where the clusters live (default ${DEFAULT_DIR}); stack.json records the topology`,
   `  --base-port P  primary's port; replicas P+1…, standby after them (default ${DEFAULT_BASE_PORT})`,
   '  --fast         fsync off: for tests and demos only',
-  '  --node NAME    promote/start/stop one node (primary, replica1…, standby)',
+  '  --node NAME    promote/repoint/start/stop one node (primary, replica1…, standby, pgbouncer)',
+  'repoint: replicas (and the old primary, if it runs) follow the current primary: slot, primary_conninfo,',
+  '         reload; one that cannot follow (it diverged) is cloned again. promote repoints as well.',
   '  --remove       with stop: delete DIR afterwards',
   '  --immediate    with stop: pg_ctl -m immediate (a crash, for failover drills)',
   'Prints the environment to export. Runs the server programs as the postgres user when root.',
+  '',
+  'up: the database topology above, Redis, N web processes and M workers behind HAProxy, nginx in',
+  `front as the edge cache (entry URL printed). Default --dir ${FLEET_DEFAULT_DIR}, --base-port`,
+  `${FLEET_DEFAULT_BASE_PORT}: nginx P, HAProxy P+1 (stats P+2), Redis P+3, web P+11…, PostgreSQL P+40….`,
+  'Installs redis-server, haproxy and nginx with apt when missing. See docs/operations.md, "Fleet".',
 ].join('\n');
 
 export class StackUsageError extends Error {}
 
 export async function runStack(args: string[], print: (line: string) => void): Promise<void> {
   const [tier, ...rest] = args;
-  if (tier !== 'db') throw new StackUsageError(`unknown tier "${tier ?? ''}"; only "db" exists`);
+  if (tier === 'up' || tier === 'status' || tier === 'down' || tier === 'restart') {
+    return runFleet(tier, rest, print);
+  }
+  if (tier !== 'db')
+    throw new StackUsageError(`unknown verb "${tier ?? ''}"; use db, up, status, restart or down`);
   const sub = rest[0] && !rest[0].startsWith('-') ? rest[0] : 'create';
   const { values } = parseArgs({
     args: sub === 'create' ? rest : rest.slice(1),
@@ -53,6 +81,8 @@ export async function runStack(args: string[], print: (line: string) => void): P
       node: { type: 'string' },
       remove: { type: 'boolean' },
       immediate: { type: 'boolean' },
+      pgbouncer: { type: 'boolean' },
+      'pool-size': { type: 'string' },
     },
     allowPositionals: false,
   });
@@ -70,6 +100,8 @@ export async function runStack(args: string[], print: (line: string) => void): P
             dir,
             basePort: whole('base-port', values['base-port'], 1024, 65_000, DEFAULT_BASE_PORT),
             fast: values.fast ?? false,
+            pgbouncer: values.pgbouncer ?? false,
+            pgbouncerPoolSize: whole('pool-size', values['pool-size'], 1, 1000, 10),
           },
           log,
         );
@@ -98,10 +130,16 @@ export async function runStack(args: string[], print: (line: string) => void): P
         for (const [k, v] of Object.entries(stackEnvironment(manifest))) print(`export ${k}=${v}`);
         return;
       }
+      case 'repoint': {
+        const followers = await repoint(dir, values.node, log);
+        print(`${followers.join(', ') || 'no node'} now follow(s) the primary`);
+        return;
+      }
       case 'start': {
         const manifest = readManifest(dir);
         if (!manifest) throw new StackError(`no stack in ${dir}`);
-        for (const n of values.node ? [values.node] : manifest.nodes.map((x) => x.name)) {
+        const names = manifest.nodes.map((x) => x.name);
+        for (const n of values.node ? [values.node] : manifest.pgbouncer ? [...names, 'pgbouncer'] : names) {
           await startNodeByName(dir, n, log);
         }
         return;
@@ -119,6 +157,84 @@ export async function runStack(args: string[], print: (line: string) => void): P
         return;
       default:
         throw new StackUsageError(`unknown subcommand "${sub}"`);
+    }
+  } catch (err) {
+    if (err instanceof StackError) throw new Error(err.message);
+    throw err;
+  }
+}
+
+async function runFleet(
+  verb: 'up' | 'status' | 'down' | 'restart',
+  args: string[],
+  print: (line: string) => void,
+) {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      web: { type: 'string' },
+      workers: { type: 'string' },
+      replicas: { type: 'string' },
+      standby: { type: 'boolean' },
+      photos: { type: 'boolean' },
+      dir: { type: 'string' },
+      'base-port': { type: 'string' },
+      fast: { type: 'boolean' },
+      json: { type: 'boolean' },
+      remove: { type: 'boolean' },
+    },
+    allowPositionals: verb === 'restart',
+  });
+  const dir = values.dir ?? FLEET_DEFAULT_DIR;
+  const log = (line: string) => print(`  ${line}`);
+  try {
+    switch (verb) {
+      case 'up': {
+        const started = performance.now();
+        const fleet = await fleetUp(
+          {
+            web: whole('web', values.web, 1, 20, 2),
+            workers: whole('workers', values.workers, 0, 20, 1),
+            replicas: whole('replicas', values.replicas, 0, 8, 0),
+            standby: values.standby ?? false,
+            photos: values.photos ?? false,
+            dir,
+            basePort: whole('base-port', values['base-port'], 1024, 65_000, FLEET_DEFAULT_BASE_PORT),
+            fast: values.fast ?? false,
+          },
+          log,
+        );
+        print(`fleet up in ${((performance.now() - started) / 1000).toFixed(1)}s: ${fleet.entryUrl}`);
+        print(`status: bazaar stack status --dir ${fleet.dir}; stop: bazaar stack down --dir ${fleet.dir}`);
+        return;
+      }
+      case 'status': {
+        const status = await fleetStatus(dir);
+        if (values.json) {
+          print(JSON.stringify(status, null, 2));
+          return;
+        }
+        print(`entry: ${status.entryUrl}`);
+        print('name       role      port   pid      health');
+        for (const p of status.processes) {
+          print(
+            `${p.name.padEnd(10)} ${p.role.padEnd(9)} ${String(p.port ?? '-').padEnd(6)} ${String(p.pid ?? '-').padEnd(8)} ` +
+              `${p.healthy ? 'ok' : 'FAIL'}: ${p.health}`,
+          );
+        }
+        return;
+      }
+      case 'restart': {
+        const name = positionals[0];
+        if (!name || positionals.length > 1)
+          throw new StackUsageError('name one process: bazaar stack restart web1');
+        const pid = await restartFleetProcess(dir, name, log);
+        print(`${name} restarted (pid ${pid})`);
+        return;
+      }
+      case 'down':
+        if (await fleetDown({ dir, remove: values.remove ?? false }, log)) print('fleet stopped');
+        return;
     }
   } catch (err) {
     if (err instanceof StackError) throw new Error(err.message);
