@@ -1,13 +1,14 @@
 /**
  * A progress bar for long CLI work: done/total, percentage, rate and ETA. Redraws one line on a
- * terminal; elsewhere (CI logs, pipes) prints a line at most every few seconds.
+ * terminal; elsewhere (CI logs, pipes) prints the first tick, then a line at most every few
+ * seconds, and the final line with the elapsed time.
  */
 export type Progress = { tick(done: number): void; finish(): void };
 
 export function progressBar(label: string, total: number, unit = 'rows', out = process.stderr): Progress {
   const started = performance.now();
   const tty = Boolean(out.isTTY);
-  let lastPrint = 0;
+  let lastPrint = Number.NEGATIVE_INFINITY;
   let done = 0;
   const render = (final: boolean) => {
     const seconds = (performance.now() - started) / 1000;

@@ -15,6 +15,13 @@ export function prng(seed: number): () => number {
   };
 }
 
+/** FNV-1a of a string: a stable 32-bit hash, e.g. to shuffle ids the same way on every run. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 const ADJECTIVES = [
   'Handmade',
   'Vintage',
@@ -145,4 +152,8 @@ export function demoProduct(random: () => number, category: SeedCategory): SeedP
   };
 }
 
+/** The password of every demo account (hashed once for all of them). */
 export const DEMO_PASSWORD = 'bazaar-demo-password';
+
+/** What a fresh solo install gets on first start (`bazaar seed` without options, too). */
+export const DEMO_SEED = { products: 200, sellers: 4, buyers: 2, orders: 0, photos: 24 } as const;

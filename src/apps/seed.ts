@@ -1,36 +1,59 @@
 /**
- * Demo data: accounts through the users module and products through the catalog module, each by
- * its public service (no table of theirs is touched here). Idempotent: accounts are matched by
- * email, and products are added only up to the requested total, so a rerun or a resumed run
- * after a crash reaches the same counts without duplicates.
+ * Demo data: accounts through the users module, products through the catalog module and orders
+ * through the orders module, each by its public service (no table of theirs is touched here).
+ * Idempotent and resumable: accounts are matched by email; products and orders are added only up
+ * to the requested totals; each order has a deterministic key (`seed-<index>`) under its buyer,
+ * so a rerun or a run after an interruption reaches the same totals without duplicates.
+ *
+ * Speed: every phase works in batches (default 1,000 rows) with multi-row statements, and the
+ * demo password is hashed once for all accounts (they share it).
  */
 
 import sharp from 'sharp';
 import type { Config } from '../config/config.ts';
-import { createCatalogService, type ProductSeed } from '../modules/catalog/index.ts';
+import { createCatalogBulkStock, createCatalogService, type ProductSeed } from '../modules/catalog/index.ts';
 import { createMediaService } from '../modules/media/index.ts';
+import { createOrdersService, type OrderStatus, type SeedOrder } from '../modules/orders/index.ts';
 import { createUsersService } from '../modules/users/index.ts';
 import type { Platform } from '../platform/platform.ts';
 import { uuidv7 } from '../shared/ids.ts';
-import { DEMO_PASSWORD, demoProduct, prng, type SeedCategory } from './seed-data.ts';
+import { DEMO_PASSWORD, demoProduct, hashString, prng, type SeedCategory } from './seed-data.ts';
+
+export type SeedPhase = 'accounts' | 'products' | 'orders';
 
 export type SeedOptions = Readonly<{
   products: number;
   sellers: number;
   buyers: number;
+  /** Total orders of the demo buyers wanted; default 0: none added. */
+  orders?: number;
   /** Generated photos for this many of the newest products without photos (processed by the worker); default 0. */
   photos?: number;
-  /** Called after each batch with products inserted so far in this run and the number to insert. */
-  onProgress?: (done: number, total: number) => void;
+  /** Rows per batch (one transaction each per domain); default 1,000. */
+  batchSize?: number;
+  /** Called when a phase starts (done 0) and after each batch, with the rows done in this run and the rows to do. */
+  onProgress?: (phase: SeedPhase, done: number, total: number) => void;
+  /** Checked between batches: once aborted, the seed stops after the batch in flight (SeedInterrupted). */
+  signal?: AbortSignal;
 }>;
+
+/** Rows written in one phase of this run and the time it took. */
+export type PhaseReport = Readonly<{ rows: number; seconds: number }>;
 
 export type SeedReport = Readonly<{
   sellers: number;
   buyers: number;
   productsAdded: number;
   productsTotal: number;
+  ordersAdded: number;
+  /** Orders the demo buyers (of this run's --buyers) have now. */
+  ordersTotal: number;
   photosAdded: number;
+  phases: Readonly<Record<SeedPhase, PhaseReport>>;
 }>;
+
+/** The seed stopped between two batches because it was asked to; a rerun finishes it. */
+export class SeedInterrupted extends Error {}
 
 const SHOP_NAMES = [
   'Ada’s Ceramics',
@@ -45,6 +68,12 @@ const SHOP_NAMES = [
   'Blue Heron Crafts',
 ];
 const BATCH = 1000;
+/** Batches in flight at once (each its own transactions): one is prepared while the database writes the other. */
+const PARALLEL_BATCHES = 2;
+const DAY = 86_400_000;
+const SPAN_MS = 90 * DAY;
+/** Products an order may choose from: the oldest in-stock ones up to this many (memory stays small at any catalog size). */
+const ORDER_POOL_MAX = 250_000;
 
 export async function seedDemo(
   platform: Platform,
@@ -53,7 +82,16 @@ export async function seedDemo(
 ): Promise<SeedReport> {
   const users = createUsersService({ config, platform });
   const catalog = createCatalogService(platform);
+  const orders = createOrdersService(platform, { bulkStock: createCatalogBulkStock(platform) });
+  const batchSize = options.batchSize ?? BATCH;
+  const progress = options.onProgress ?? (() => {});
+  const checkpoint = () => {
+    if (options.signal?.aborted) throw new SeedInterrupted('interrupted between two batches');
+  };
+  const clock = () => performance.now();
 
+  // Accounts.
+  let t = clock();
   const accounts = [
     { email: 'admin@bazaar.test', name: 'Bazaar Admin', role: 'admin' as const },
     ...Array.from({ length: options.sellers }, (_, i) => ({
@@ -67,13 +105,19 @@ export async function seedDemo(
       role: 'buyer' as const,
     })),
   ];
-  const ids = await users.importAccounts(accounts, DEMO_PASSWORD);
+  progress('accounts', 0, accounts.length);
+  const ids = await users.importAccounts(accounts, DEMO_PASSWORD, (done) =>
+    progress('accounts', done, accounts.length),
+  );
   const sellerIds = accounts.filter((a) => a.role === 'seller').map((a) => ids.get(a.email)!);
+  const buyerIds = accounts.filter((a) => a.role === 'buyer').map((a) => ids.get(a.email)!);
+  const accountsPhase = { rows: accounts.length, seconds: (clock() - t) / 1000 };
 
+  // Products.
+  t = clock();
   const existing = await catalog.countProducts();
   const toAdd = Math.max(0, options.products - existing);
   if (toAdd > 0 && sellerIds.length === 0) throw new Error('products need at least one seller (--sellers 1)');
-
   const leaves: SeedCategory[] = (await catalog.listCategories()).flatMap((top) =>
     top.children.length > 0
       ? top.children.map((c) => ({ id: c.id, name: c.name, parentName: top.name }))
@@ -82,39 +126,201 @@ export async function seedDemo(
   // Seeded by how many exist, so a resumed run continues the sequence instead of repeating it.
   const random = prng(0xba2aa2 + existing);
   const now = Date.now();
-  const spanMs = 90 * 86_400_000;
-  let added = 0;
-  options.onProgress?.(0, toAdd);
-  while (added < toAdd) {
-    const n = Math.min(BATCH, toAdd - added);
-    const rows: ProductSeed[] = [];
-    for (let i = 0; i < n; i++) {
-      const k = existing + added + i;
+  const productBatch = (from: number, n: number): ProductSeed[] =>
+    Array.from({ length: n }, (_, i) => {
+      const k = from + i;
       // Older products first, so "newest" lists the last ones seeded; spread over 90 days.
       const createdAt = new Date(
-        now - spanMs + Math.floor((spanMs * (k + 1)) / Math.max(options.products, 1)),
+        now - SPAN_MS + Math.floor((SPAN_MS * (k + 1)) / Math.max(options.products, 1)),
       );
-      const p = demoProduct(random, leaves[k % leaves.length]!);
-      rows.push({
-        ...p,
+      return {
+        ...demoProduct(random, leaves[k % leaves.length]!),
         id: uuidv7(createdAt.getTime()),
         sellerId: sellerIds[k % sellerIds.length]!,
         currency: 'USD',
-        status: 'published',
+        status: 'published' as const,
         createdAt,
-      });
-    }
-    added += await catalog.insertProducts(rows);
-    options.onProgress?.(added, toAdd);
+      };
+    });
+  let added = 0;
+  let scheduled = 0;
+  progress('products', 0, toAdd);
+  await inFlight(
+    () => {
+      if (scheduled >= toAdd) return undefined;
+      checkpoint();
+      const n = Math.min(batchSize, toAdd - scheduled);
+      const rows = productBatch(existing + scheduled, n);
+      scheduled += n;
+      return catalog.insertProducts(rows);
+    },
+    (n) => {
+      added += n;
+      progress('products', added, toAdd);
+    },
+  );
+  const productsPhase = { rows: added, seconds: (clock() - t) / 1000 };
+
+  // Orders.
+  t = clock();
+  const ordersWanted = options.orders ?? 0;
+  const ordersBefore = await orders.countOrders(buyerIds);
+  const ordersToAdd = Math.max(0, ordersWanted - ordersBefore);
+  let ordersAdded = 0;
+  if (ordersToAdd > 0) {
+    if (buyerIds.length === 0) throw new Error('orders need at least one buyer (--buyers 1)');
+    const pool = await orderPool(platform);
+    progress('orders', 0, ordersToAdd);
+    // Keys continue after the orders that exist, less the batches (of this size or the default)
+    // that may have been in flight when a run stopped: a resumed run meets the keys it left
+    // first (finished ones count as existing and are passed over).
+    let index = Math.max(0, ordersBefore - PARALLEL_BATCHES * Math.max(batchSize, BATCH));
+    let scheduled = 0;
+    let idle = 0;
+    await inFlight(
+      () => {
+        if (ordersAdded + scheduled >= ordersToAdd) return undefined;
+        checkpoint();
+        if (pool.size() === 0) {
+          throw new Error(
+            `every product is sold out after ${ordersAdded} of ${ordersToAdd} orders; add products (--products) and run again`,
+          );
+        }
+        const n = Math.min(batchSize, ordersToAdd - ordersAdded - scheduled);
+        const batch = Array.from({ length: n }, (_, i) =>
+          demoOrder(index + i, ordersWanted, now, buyerIds, pool.pick),
+        );
+        index += n;
+        scheduled += n;
+        return orders.seedOrders(batch).then((result) => ({ n, result }));
+      },
+      ({ n, result }) => {
+        scheduled -= n;
+        pool.remove(result.soldOut);
+        ordersAdded += result.created;
+        idle = result.created + result.existing === 0 ? idle + 1 : 0;
+        if (idle === 3) {
+          throw new Error(
+            `three batches in a row placed no order (products sold out or unpublished) after ${ordersAdded} of ${ordersToAdd}; add products (--products) and run again`,
+          );
+        }
+        progress('orders', ordersAdded, ordersToAdd);
+      },
+    );
   }
+  const ordersPhase = { rows: ordersAdded, seconds: (clock() - t) / 1000 };
+
   const photosAdded = options.photos ? await seedPhotos(platform, options.photos) : 0;
   return {
     sellers: sellerIds.length,
-    buyers: options.buyers,
+    buyers: buyerIds.length,
     productsAdded: added,
     productsTotal: existing + added,
+    ordersAdded,
+    ordersTotal: ordersBefore + ordersAdded,
     photosAdded,
+    phases: { accounts: accountsPhase, products: productsPhase, orders: ordersPhase },
   };
+}
+
+/**
+ * Runs the tasks `next` returns (undefined: none now) with up to PARALLEL_BATCHES in flight, and
+ * hands their results to `done` in the order they were started: the next batch is prepared and
+ * sent while the database works on the one before. On a failure the others settle first.
+ */
+async function inFlight<T>(next: () => Promise<T> | undefined, done: (value: T) => void): Promise<void> {
+  const running: Promise<T>[] = [];
+  try {
+    for (;;) {
+      // Let the event loop turn: PGlite answers through promises alone, and a Ctrl-C (a signal
+      // handler) only runs when the loop reaches its I/O phase.
+      await new Promise((resolve) => setImmediate(resolve));
+      while (running.length < PARALLEL_BATCHES) {
+        const task = next();
+        if (!task) break;
+        running.push(task);
+      }
+      const first = running.shift();
+      if (!first) return;
+      done(await first);
+    }
+  } catch (err) {
+    await Promise.allSettled(running);
+    throw err;
+  }
+}
+
+type Pool = { size(): number; pick(random: () => number): string; remove(ids: readonly string[]): void };
+
+/**
+ * The products orders choose from, in a fixed pseudo-random order of popularity: picks favour
+ * the front (the top 1% of products get about an eighth of the lines), so some products sell
+ * out, as in a real shop. Sold-out products are removed as the catalog reports them.
+ */
+async function orderPool(platform: Platform): Promise<Pool> {
+  const stock = createCatalogBulkStock(platform);
+  let ids: string[] = [];
+  for (let after: string | undefined; ids.length < ORDER_POOL_MAX; ) {
+    const page = await stock.listInStockProductIds(after, Math.min(10_000, ORDER_POOL_MAX - ids.length));
+    ids.push(...page);
+    if (page.length < 10_000) break;
+    after = page.at(-1);
+  }
+  const rank = new Map(ids.map((id) => [id, hashString(id)]));
+  ids.sort((a, b) => rank.get(a)! - rank.get(b)! || (a < b ? -1 : 1));
+  return {
+    size: () => ids.length,
+    pick: (random) => ids[Math.floor(random() ** 2.2 * ids.length)]!,
+    remove(gone) {
+      if (gone.length === 0) return;
+      const out = new Set(gone);
+      ids = ids.filter((id) => !out.has(id));
+    },
+  };
+}
+
+/**
+ * Order number `k`: its buyer, lines and fate depend only on `k` (and on the pool), its time on
+ * `k` of `total`: spread over the last 90 days, oldest first. Older orders have mostly been
+ * delivered, recent ones are still placed or shipped; about 7% were cancelled.
+ */
+function demoOrder(
+  k: number,
+  total: number,
+  now: number,
+  buyers: readonly string[],
+  pick: (random: () => number) => string,
+): SeedOrder {
+  const random = prng(0x0bde5 ^ Math.imul(k + 1, 0x9e3779b1));
+  const buyerId = buyers[Math.floor(random() * buyers.length)]!;
+  const lineCount = weighted(random, [55, 28, 12, 5]) + 1;
+  const products = new Set<string>();
+  for (let tries = 0; products.size < lineCount && tries < lineCount * 4; tries++) products.add(pick(random));
+  const lines = [...products].map((productId) => ({
+    productId,
+    quantity: weighted(random, [75, 18, 7]) + 1,
+  }));
+  const placedAt = now - SPAN_MS + Math.floor((SPAN_MS * (k + 1)) / Math.max(total, k + 1)) - 60_000;
+  const age = now - placedAt;
+  let status: OrderStatus;
+  const roll = random();
+  if (random() < 0.07) status = 'cancelled';
+  else if (age < 3 * DAY) status = roll < 0.7 ? 'placed' : 'shipped';
+  else if (age < 8 * DAY) status = roll < 0.6 ? 'shipped' : 'delivered';
+  else status = roll < 0.9 ? 'delivered' : roll < 0.95 ? 'shipped' : 'placed';
+  // Steps a day or two apart, and never later than now.
+  const stepMs = Math.min(DAY * (1 + random()), Math.floor(age / 3));
+  return { key: `seed-${k}`, buyerId, lines, placedAt: new Date(placedAt), status, stepMs };
+}
+
+/** An index drawn with the given relative weights. */
+function weighted(random: () => number, weights: readonly number[]): number {
+  let r = random() * weights.reduce((a, b) => a + b, 0);
+  for (const [i, w] of weights.entries()) {
+    r -= w;
+    if (r < 0) return i;
+  }
+  return weights.length - 1;
 }
 
 const PALETTE = ['#264653', '#2a9d8f', '#e9c46a', '#f4a261', '#e76f51', '#6d597a', '#355070', '#b56576'];
@@ -156,5 +362,4 @@ async function demoPhoto(title: string, colour: string): Promise<Buffer> {
     .toBuffer();
 }
 
-/** What a fresh solo install gets on first start. */
-export const DEMO_SEED = { products: 200, sellers: 4, buyers: 2, photos: 24 } as const;
+export { DEMO_SEED } from './seed-data.ts';

@@ -42,6 +42,8 @@ export type StockService = Pick<CatalogService, 'reserveStock' | 'releaseStock' 
  */
 export type CheckoutFaults = Readonly<{
   createOrder?: (orderId: string) => void | Promise<void>;
+  /** Runs inside `seedOrders`' orders transaction, after a batch's rows are written, before commit. */
+  seedBatch?: () => void | Promise<void>;
 }>;
 
 export type CheckoutDeps = Readonly<{
@@ -231,7 +233,7 @@ export function createCheckout(deps: CheckoutDeps) {
 }
 
 /** Distinct products in id order; quantities checked. Cart lines are the cart's concern, so this only guards. */
-function normalise(input: readonly CheckoutLine[]): CheckoutLine[] {
+export function normalise(input: readonly CheckoutLine[]): CheckoutLine[] {
   if (input.length > LIMITS.linesMax) {
     throw new AppError('UNPROCESSABLE', `an order holds at most ${LIMITS.linesMax} lines`);
   }

@@ -30,6 +30,7 @@ export type {
   SellerOrder,
   SellerOrderPage,
 } from './orders.schema.ts';
+export type { SeedOrder, SeedOrdersResult } from './orders.seed.ts';
 export {
   type CartLines,
   createOrdersService,

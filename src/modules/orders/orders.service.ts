@@ -16,7 +16,12 @@ import type { Actor } from '../../http/auth.ts';
 import { appendEvents, type NewEvent } from '../../platform/events/outbox.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
 import { AppError, forbidden, notFound } from '../../shared/errors.ts';
-import { type CatalogService, createCatalogService } from '../catalog/index.ts';
+import {
+  type CatalogBulkStock,
+  type CatalogService,
+  createCatalogBulkStock,
+  createCatalogService,
+} from '../catalog/index.ts';
 import { type CheckoutFaults, type CheckoutLine, createCheckout, type StockService } from './checkout.ts';
 import * as repo from './orders.repo.ts';
 import type {
@@ -27,6 +32,7 @@ import type {
   SellerOrderListInput,
   SellerOrderPage,
 } from './orders.schema.ts';
+import { type SeedOrder, type SeedOrdersResult, seedOrders } from './orders.seed.ts';
 import type { OrdersDb } from './orders.tables.ts';
 
 /** What checkout needs of the cart module (its service provides exactly this). */
@@ -66,6 +72,14 @@ export interface OrdersService {
    * CONFLICT for a cancelled order. The order turns `shipped` when all its lines have.
    */
   shipOrder(actor: Actor | null, orderId: string): Promise<SellerOrder>;
+  /**
+   * Places a batch of orders for trusted bulk callers (the demo seeder), in their final states,
+   * with a constant number of statements per batch; idempotent by (buyer, key), resumable after
+   * an interruption, no oversell (see orders.seed.ts). Writes no events.
+   */
+  seedOrders(batch: readonly SeedOrder[]): Promise<SeedOrdersResult>;
+  /** How many orders the given buyers have, together (for the seeder: orders of the demo buyers). */
+  countOrders(buyerIds: readonly string[]): Promise<number>;
 }
 
 export type OrdersServiceOptions = Readonly<{
@@ -73,6 +87,8 @@ export type OrdersServiceOptions = Readonly<{
   cart?: CartLines;
   /** The catalog's stock operations; the catalog service by default. */
   stock?: StockService;
+  /** The catalog's batch stock operations (`seedOrders`); the catalog's by default. */
+  bulkStock?: CatalogBulkStock;
   now?: () => Date;
   /** A checkout claim's lease (default 30 s): after it another request may take over. */
   leaseMs?: number;
@@ -140,6 +156,19 @@ export function createOrdersService(
     },
 
     placeOrder,
+
+    seedOrders: (batch) =>
+      seedOrders(
+        {
+          db,
+          stock: options.bulkStock ?? createCatalogBulkStock(platform),
+          now,
+          faults: options.faults ?? {},
+        },
+        batch,
+      ),
+
+    countOrders: (buyerIds) => repo.countOrders(db.write, buyerIds),
 
     async listOrders(actor, input) {
       const buyer = requireUser(actor);

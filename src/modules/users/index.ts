@@ -11,8 +11,12 @@ export const usersModule: WebModule = {
 
 export {
   createUsersService,
+  EMAIL_MAX_LENGTH,
+  emailProblem,
   type LogInInput,
   type NewAdminInput,
+  PASSWORD_MAX_LENGTH,
+  PASSWORD_MIN_LENGTH,
   type SignedIn,
   type SignUpInput,
   type User,

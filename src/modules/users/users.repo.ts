@@ -99,6 +99,17 @@ export function createUsersRepo(sql: SqlPort) {
       return (await db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst()) ?? null;
     },
 
+    /** Sets a user's role; null when there is no such user. */
+    async setRole(id: string, role: Role): Promise<UserRow | null> {
+      const row = await db
+        .updateTable('users')
+        .set({ role, updated_at: new Date() })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      return row ?? null;
+    },
+
     /**
      * Counts a sign-in attempt against the account before the password is checked, atomically,
      * so that concurrent attempts cannot overrun the limit. A window older than `windowMs`

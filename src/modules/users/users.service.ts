@@ -60,7 +60,16 @@ export interface UsersService {
   importAccounts(
     accounts: readonly Readonly<{ email: string; name: string; role: Role }>[],
     password: string,
+    /** Called after each batch of up to 500 accounts with how many are done. */
+    onProgress?: (done: number) => void,
   ): Promise<Map<string, string>>;
+  /** The user with this email (normalised first), or null. Reads the primary. */
+  findUserByEmail(email: string): Promise<User | null>;
+  /**
+   * Gives an existing account another role (for the CLI: promoting an admin). NOT_FOUND for an
+   * unknown id. Sessions already open keep their role until the user signs in again.
+   */
+  setRole(userId: string, role: Role): Promise<User>;
 }
 
 export const EMAIL_MAX_LENGTH = 254;
@@ -76,6 +85,13 @@ const EMAIL =
 const ARGON2 = { algorithm: 2 as Algorithm, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
 
 export const normaliseEmail = (raw: string): string => raw.trim().toLowerCase();
+
+/** What is wrong with an email address by the sign-up rules, or undefined when it is acceptable. */
+export function emailProblem(raw: string): string | undefined {
+  const email = normaliseEmail(raw);
+  if (email.length > EMAIL_MAX_LENGTH) return `must be at most ${EMAIL_MAX_LENGTH} characters`;
+  return EMAIL.test(email) ? undefined : 'must be an email address';
+}
 
 const codePoints = (s: string): number => [...s].length;
 
@@ -190,7 +206,7 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
 
     createAdmin: (input) => register({ ...input, role: 'admin' }),
 
-    async importAccounts(accounts, password) {
+    async importAccounts(accounts, password, onProgress) {
       const passwordHash = await hash(password, ARGON2);
       const t = now();
       const out = new Map<string, string>();
@@ -204,8 +220,22 @@ export function createUsersService(deps: UsersServiceDeps): UsersService {
           createdAt: new Date(t),
         }));
         for (const [email, id] of await repo.insertMany(batch)) out.set(email, id);
+        onProgress?.(i + batch.length);
       }
       return out;
+    },
+
+    async findUserByEmail(raw) {
+      const email = normaliseEmail(raw);
+      if (email.length > EMAIL_MAX_LENGTH || !EMAIL.test(email)) return null;
+      const row = await repo.findByEmail(email);
+      return row ? toUser(row) : null;
+    },
+
+    async setRole(userId, role) {
+      const row = isUuid(userId) ? await repo.setRole(userId, role) : null;
+      if (!row) throw new AppError('NOT_FOUND', `user ${userId} not found`);
+      return toUser(row);
     },
   };
 }
