@@ -1,0 +1,68 @@
+/**
+ * Who is signed in and how many items the cart holds, for the header and the pages that need
+ * them. `user` is undefined while the first /api/auth/me is in flight, null when anonymous.
+ */
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+import { ApiError, api } from '../lib/api.ts';
+import type { Cart, Category, User } from '../lib/types.ts';
+
+type Session = {
+  user: User | null | undefined;
+  setUser(user: User | null): void;
+  cartCount: number;
+  /** Fetch the cart again (after a change), updating the count; returns it. */
+  refreshCart(): Promise<Cart | undefined>;
+  categories: Category[] | undefined;
+};
+
+const SessionContext = createContext<Session | null>(null);
+
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const [user, setUser] = useState<User | null | undefined>(undefined);
+  const [cartCount, setCartCount] = useState(0);
+  const [categories, setCategories] = useState<Category[] | undefined>(undefined);
+
+  const refreshCart = useCallback(async () => {
+    try {
+      const cart = await api<Cart>('/api/cart');
+      setCartCount(cart.items.reduce((n, item) => n + item.quantity, 0));
+      return cart;
+    } catch {
+      return undefined;
+    }
+  }, []);
+
+  useEffect(() => {
+    api<{ user: User }>('/api/auth/me')
+      .then(({ user }) => setUser(user))
+      .catch((err: unknown) => {
+        setUser(null);
+        if (!(err instanceof ApiError && err.status === 401)) console.warn('could not load the session', err);
+      });
+    api<Category[]>('/api/categories')
+      .then(setCategories)
+      .catch(() => setCategories([]));
+  }, []);
+
+  // The cart follows the session (an anonymous cart merges at sign-in).
+  useEffect(() => {
+    if (user !== undefined) void refreshCart();
+  }, [user, refreshCart]);
+
+  const value = useMemo(
+    () => ({ user, setUser, cartCount, refreshCart, categories }),
+    [user, cartCount, refreshCart, categories],
+  );
+  return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
+}
+
+export function useSession(): Session {
+  const value = useContext(SessionContext);
+  if (!value) throw new Error('useSession outside <SessionProvider>');
+  return value;
+}
+
+/** All categories, parents and children, flat. */
+export function flatCategories(tree: Category[] | undefined) {
+  return (tree ?? []).flatMap((c) => [c, ...c.children]);
+}
