@@ -5,6 +5,7 @@
  * requests and jobs get SHUTDOWN_GRACE to finish, pools close, exit 0.
  */
 import { buildApp } from '../http/app.ts';
+import { ensureWebBuilt } from '../http/spa.ts';
 import { MODULES } from './modules.ts';
 import { loadConfigOrExit, migrateAll, startPlatform } from './runtime.ts';
 import { DEMO_SEED, seedDemo } from './seed.ts';
@@ -40,6 +41,9 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   app.log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: readiness off, draining');
   markNotReady();
+  // Keep serving while readiness fails, so a load balancer's health checks take the instance
+  // out before connections are refused.
+  if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
   const force = setTimeout(() => {
     app.log.warn('grace period over; closing remaining connections');
     app.server.closeAllConnections();
@@ -57,6 +61,8 @@ async function shutdown(signal: string): Promise<void> {
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
+
+if (config.serveWeb) await ensureWebBuilt({ log: app.log });
 
 try {
   await app.listen({ host: config.host, port: config.port });

@@ -19,6 +19,14 @@ export type Config = Readonly<{
   databaseReadPolicy: 'least-lag' | 'round-robin';
   /** More hosts of the primary (DATABASE_FAILOVER_URLS): the standby first; writes follow a promotion. */
   databaseFailoverUrls: readonly string[];
+  /**
+   * What sits between the app and PostgreSQL: `none`, or `pgbouncer-transaction` (PgBouncer in
+   * transaction mode: no session state, so no startup parameters such as statement_timeout and
+   * no LISTEN through it).
+   */
+  databasePooler: 'none' | 'pgbouncer-transaction';
+  /** The primary without the pooler (DATABASE_DIRECT_URL): pg-boss's LISTEN connection; optional. */
+  databaseDirectUrl: string | undefined;
   /** A replica lagging more than this is taken out of reads until it catches up. */
   replicaMaxLagMs: number;
   replicaCheckIntervalMs: number;
@@ -34,15 +42,23 @@ export type Config = Readonly<{
   kvStore: 'sql' | 'redis';
   /** `redis://[:password@]host:port[/db]`; used by SESSION_STORE/KV_STORE/CACHE=redis. */
   redisUrl: string | undefined;
-  /** The cache's tiers: `memory` (this process only) or `redis` (memory + Redis + invalidation bus). */
-  cache: 'memory' | 'redis';
+  /** The cache's tiers: `memory` (this process only) or `redis` (memory + Redis + invalidation bus); `redis` by default when REDIS_URL is set; `none`: no cache, every read goes to its loader. */
+  cache: 'memory' | 'redis' | 'none';
+  /** Prefix of the cache's Redis keys and bus messages; deployments sharing one Redis need their own. */
+  cachePrefix: string;
+  /** Per-response counters (`x-db-queries`, `x-cache`) for benchmarks behind a load balancer. */
+  exposeCounters: boolean;
   sessionIdleTtlMs: number;
   sessionAbsoluteTtlMs: number;
   cookieSecure: 'auto' | 'always' | 'never';
   allowedOrigins: readonly string[];
   bodyLimitBytes: number;
   shutdownGraceMs: number;
+  /** After SIGTERM, how long readiness fails while the listener still serves (load balancer notices). */
+  shutdownDelayMs: number;
   trustProxy: boolean;
+  /** Serve the web app (web/dist, built by `npm start` when stale) at `/`; false for an API-only fleet. */
+  serveWeb: boolean;
   loginRateLimitPerIp: number;
   loginMaxFailuresPerAccount: number;
   loginFailureWindowMs: number;
@@ -268,6 +284,7 @@ export function loadConfig(env: Env = readEnv()): Config {
     'postgres://bazaar@127.0.0.1:5432/bazaar',
   );
   const embedded = databaseUrl === undefined;
+  const redisUrlValue = get<string | undefined>('REDIS_URL', redisUrl, undefined, 'redis://127.0.0.1:6379');
   const config: Config = {
     host: get('HOST', text, '127.0.0.1', '0.0.0.0'),
     port: get('PORT', int(0, 65535), 3000, '3000'),
@@ -285,6 +302,18 @@ export function loadConfig(env: Env = readEnv()): Config {
       postgresUrls,
       [],
       'postgres://postgres@127.0.0.1:55435/bazaar',
+    ),
+    databasePooler: get(
+      'DATABASE_POOLER',
+      oneOf('none', 'pgbouncer-transaction'),
+      'none',
+      'pgbouncer-transaction',
+    ),
+    databaseDirectUrl: get<string | undefined>(
+      'DATABASE_DIRECT_URL',
+      postgresUrl,
+      undefined,
+      'postgres://postgres@127.0.0.1:55432/bazaar',
     ),
     databaseReadPolicy: get(
       'DATABASE_READ_POLICY',
@@ -306,8 +335,19 @@ export function loadConfig(env: Env = readEnv()): Config {
     ),
     sessionStore: get('SESSION_STORE', oneOf('sql', 'redis'), 'sql', 'redis'),
     kvStore: get('KV_STORE', oneOf('sql', 'redis'), 'sql', 'redis'),
-    redisUrl: get<string | undefined>('REDIS_URL', redisUrl, undefined, 'redis://127.0.0.1:6379'),
-    cache: get('CACHE', oneOf('memory', 'redis'), 'memory', 'redis'),
+    redisUrl: redisUrlValue,
+    cache: get(
+      'CACHE',
+      oneOf('memory', 'redis', 'none'),
+      // A memory-only cache is coherent in one process only: the worker's invalidations (photo
+      // projections, events) and other instances' writes cannot reach it. So without Redis it is
+      // the default only for the embedded single process; a PostgreSQL deployment without Redis
+      // reads the database (set CACHE=memory for a single web process that runs its worker).
+      redisUrlValue !== undefined ? 'redis' : embedded ? 'memory' : 'none',
+      'redis',
+    ),
+    cachePrefix: get('CACHE_PREFIX', text, 'bazaar:cache', 'shop-staging:cache'),
+    exposeCounters: get('EXPOSE_COUNTERS', bool, false, 'true'),
     sessionIdleTtlMs: get('SESSION_IDLE_TTL', duration(60_000, 90 * 86_400_000), 2 * 86_400_000, '2d'),
     sessionAbsoluteTtlMs: get(
       'SESSION_ABSOLUTE_TTL',
@@ -319,7 +359,9 @@ export function loadConfig(env: Env = readEnv()): Config {
     allowedOrigins: get('ALLOWED_ORIGINS', origins, [], 'https://shop.example.com'),
     bodyLimitBytes: get('BODY_LIMIT_BYTES', int(1024, 64 * 1024 * 1024), 1024 * 1024, '1048576'),
     shutdownGraceMs: get('SHUTDOWN_GRACE', duration(0, 600_000), 10_000, '10s'),
+    shutdownDelayMs: get('SHUTDOWN_DELAY', duration(0, 60_000), 0, '2s'),
     trustProxy: get('TRUST_PROXY', bool, false, 'true'),
+    serveWeb: get('SERVE_WEB', bool, true, 'false'),
     loginRateLimitPerIp: get('LOGIN_RATE_LIMIT_PER_IP', int(1, 100_000), 30, '30'),
     loginMaxFailuresPerAccount: get('LOGIN_MAX_FAILURES_PER_ACCOUNT', int(1, 1000), 5, '5'),
     loginFailureWindowMs: get('LOGIN_FAILURE_WINDOW', duration(1000, 86_400_000), 15 * 60_000, '15m'),
@@ -370,6 +412,11 @@ export function loadConfig(env: Env = readEnv()): Config {
   }
   if (config.databaseReplicaUrls.length > 0 && embedded) {
     problems.push('DATABASE_REPLICA_URLS needs DATABASE_URL: replicas follow a PostgreSQL primary');
+  }
+  if ((config.databasePooler !== 'none' || config.databaseDirectUrl !== undefined) && embedded) {
+    problems.push(
+      'DATABASE_POOLER and DATABASE_DIRECT_URL need DATABASE_URL (example: DATABASE_URL=postgres://postgres@127.0.0.1:6432/bazaar)',
+    );
   }
   if (config.databaseFailoverUrls.length > 0 && embedded) {
     problems.push('DATABASE_FAILOVER_URLS needs DATABASE_URL: they are more hosts of a PostgreSQL primary');

@@ -23,11 +23,14 @@ import type { Platform } from '../platform/platform.ts';
 import { registerReadYourWrites } from '../platform/sql/router/read-your-writes.ts';
 import { routerOf } from '../platform/sql/router/replicated-sql.ts';
 import type { MigrationSet } from '../platform/sql/sql.ts';
+import { registerRequestCounters } from '../platform/telemetry/http-counters.ts';
 import { AppError } from '../shared/errors.ts';
 import { cookieSecure, registerAuth } from './auth.ts';
+import { registerCors } from './cors.ts';
 import { registerObjectRoutes } from './media-serving.ts';
 import { sendProblem } from './problem.ts';
 import { ProblemSchema } from './schemas.ts';
+import { registerSpa } from './spa.ts';
 import { validatorCompiler } from './validation.ts';
 
 export type ApiApp = FastifyInstance<
@@ -123,6 +126,8 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     }
   });
 
+  registerCors(app, config.allowedOrigins);
+
   app.setErrorHandler((error, _request, reply) => sendProblem(reply, error));
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
@@ -132,6 +137,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   );
 
   await app.register(cookie);
+  registerRequestCounters(app, platform.telemetry, { exposeHeaders: config.exposeCounters });
   registerAuth(app, platform.sessions);
   registerReadYourWrites(app, platform.sql, {
     ttlMs: config.readYourWritesTtlMs,
@@ -238,6 +244,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     if (module.routes)
       await app.register(async (scope) => module.routes!(scope as ApiApp, { config, platform }));
   }
+  if (config.serveWeb) registerSpa(app);
 
   return {
     app,

@@ -131,7 +131,7 @@ export async function registerObjectRoutes(app: ApiApp, options: ObjectRoutesOpt
 }
 
 /** `If-None-Match`: `*` or a list of (weak or strong) tags; weak comparison, as RFC 9110 asks. */
-function matchesAny(header: string | undefined, etag: string): boolean {
+export function matchesAny(header: string | undefined, etag: string): boolean {
   if (!header) return false;
   if (header.trim() === '*') return true;
   return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);

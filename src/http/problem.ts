@@ -2,7 +2,9 @@
  * Errors become RFC 9457 problem documents (`application/problem+json`) here and only here.
  * Every problem has a stable `code`; 5xx problems never carry the internal message.
  */
+
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isNodeFailure } from '../platform/sql/router/failover-errors.ts';
 import { AppError, type ErrorCode } from '../shared/errors.ts';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -119,7 +121,11 @@ export function toProblem(error: unknown, request: FastifyRequest): { problem: P
     error instanceof AppError
       ? error
       : (fromFastify(error as FastifyError) ??
-        new AppError('INTERNAL', 'an unexpected error occurred', { cause: error }));
+        (isNodeFailure(error)
+          ? // The database (or the node serving this request) is down or restarting: the request
+            // was fine, so 503 with Retry-After tells clients and load balancers to come back.
+            new AppError('UNAVAILABLE', 'the database is unavailable', { cause: error, retryAfterSeconds: 2 })
+          : new AppError('INTERNAL', 'an unexpected error occurred', { cause: error })));
   const status = STATUS[appError.code];
   const hidden = status >= 500;
   const problem: Problem = {

@@ -3,7 +3,7 @@
  * else of the client address and user agent with the day (so an anonymous visitor cannot be
  * followed across days). Never the user id or the cookie itself.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { SESSION_COOKIE } from './auth.ts';
 
@@ -12,5 +12,5 @@ export function visitorId(request: FastifyRequest): string {
   const basis = cookie
     ? `s:${cookie}`
     : `a:${request.ip}|${request.headers['user-agent'] ?? ''}|${new Date().toISOString().slice(0, 10)}`;
-  return createHash('sha256').update(basis).digest('base64url').slice(0, 22);
+  return hash('sha256', basis, 'base64url').slice(0, 22);
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import type { Config } from '../config/config.ts';
-import { type Cache, createCache } from './cache/cache.ts';
+import { type Cache, createCache, createPassThroughCache } from './cache/cache.ts';
 import type { EventsPort } from './events/events.ts';
 import { createJobsEvents } from './events/jobs/jobs-events.ts';
 import type { JobsPort } from './jobs/jobs.ts';
@@ -27,16 +27,21 @@ import type { SessionStore } from './sessions/sessions.ts';
 import { createSqlSessionStore } from './sessions/sql/sql-sessions.ts';
 import { openPglite } from './sql/pglite/pglite-sql.ts';
 import { createPostgresSql } from './sql/postgres/postgres-sql.ts';
+import { jobReadPosition } from './sql/router/job-read-position.ts';
+import { routerOf } from './sql/router/replicated-sql.ts';
 import type { SqlPort } from './sql/sql.ts';
 import { type BufferedAppender, createBufferedAppender } from './stream/buffered-appender.ts';
 import { createSqlStream } from './stream/sql/sql-stream.ts';
 import type { StreamPort } from './stream/stream.ts';
+import { createTelemetry, type Telemetry } from './telemetry/telemetry.ts';
 
 export type Platform = Readonly<{
   sql: SqlPort;
   sessions: SessionStore;
-  /** Cache-aside for hot reads (CACHE): memory, or memory + Redis with an invalidation bus. */
+  /** Cache-aside for hot reads (CACHE): memory, or memory + Redis with an invalidation bus; `none`: pass-through. */
   cache: Cache;
+  /** Requests, SQL statements per request and in total, cache counters (tests, benchmarks). */
+  telemetry: Telemetry;
   /** Background jobs (pg-boss on this database); started on first use. */
   jobs: JobsPort;
   /** Domain events to consumers, on the jobs port. */
@@ -73,6 +78,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
         poolSize: config.databasePoolSize,
         applicationName: `bazaar-${options.processName ?? 'web'}`,
         failoverUrls: config.databaseFailoverUrls,
+        pooler: config.databasePooler,
         replicas: {
           urls: config.databaseReplicaUrls,
           poolSize: config.databaseReplicaPoolSize,
@@ -85,7 +91,12 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
 
   // One Redis connection for sessions and kv; a command fails after one retry when Redis is down,
   // so sessions fail closed quickly instead of queueing.
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, {
+        maxRetriesPerRequest: 1,
+        retryStrategy: (times) => Math.min(times * 50, 200),
+      })
+    : undefined;
   const redisLog = pino({ level: config.logLevel }).child({ component: 'redis' });
   redis?.on('error', (err) => redisLog.warn({ err }, 'redis connection error'));
   const sessionTtl = { idleMs: config.sessionIdleTtlMs, absoluteMs: config.sessionAbsoluteTtlMs };
@@ -94,7 +105,19 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       ? createRedisSessionStore(redis!, sessionTtl)
       : createSqlSessionStore(sql, sessionTtl);
 
-  const cache = createCache({ redisUrl: config.cache === 'redis' ? config.redisUrl : undefined });
+  const cache =
+    config.cache === 'none'
+      ? createPassThroughCache()
+      : createCache({
+          redisUrl: config.cache === 'redis' ? config.redisUrl : undefined,
+          prefix: config.cachePrefix,
+          // With replicas, a delete is repeated once every serving replica has replayed the write.
+          repeatDeletesAfterMs:
+            config.databaseReplicaUrls.length > 0
+              ? config.replicaMaxLagMs + config.replicaCheckIntervalMs
+              : 0,
+        });
+  const telemetry = createTelemetry({ sql, cache });
 
   const kv: Kv = config.kvStore === 'redis' ? createRedisKv(redis!) : createSqlKv(sql);
 
@@ -143,6 +166,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
   });
 
   const jobsLog = pino({ level: config.logLevel }).child({ component: 'jobs' });
+  const router = routerOf(sql);
   const jobs = createPgBossJobs({
     connection: embedded
       ? { kind: 'pglite', pglite: embedded.pglite, primary: embedded.primary }
@@ -151,11 +175,14 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
           url: config.databaseUrl!,
           poolSize: config.databasePoolSize,
           applicationName: `bazaar-${options.processName ?? 'web'}-jobs`,
+          pooler: config.databasePooler,
+          directUrl: config.databaseDirectUrl,
         },
     retryLimit: config.jobsRetryLimit,
     leaseSeconds: Math.ceil(config.jobsLeaseMs / 1000),
     pollIntervalMs: config.jobsPollIntervalMs,
     onError: (err) => jobsLog.error({ err }, 'jobs: background error'),
+    ...(router ? { readPosition: jobReadPosition(router) } : {}),
   });
   const events = createJobsEvents({ jobs, sql });
 
@@ -167,6 +194,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     clickstream,
     sessions,
     cache,
+    telemetry,
     kv,
     mail,
     objects,
