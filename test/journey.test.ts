@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { RunningWorker } from '../src/apps/worker-runtime.ts';
 import { createAnalyticsService } from '../src/modules/analytics/index.ts';
 import { BACKENDS } from './support/engines.ts';
-import { startTestApp, type TestApp } from './support/test-app.ts';
+import { replicasCaughtUp, startTestApp, type TestApp } from './support/test-app.ts';
 import { startTestWorker } from './support/worker.ts';
 
 const cookieOf = (res: { cookies: { name: string; value: string }[] }): string | undefined => {
@@ -73,7 +73,8 @@ for (const backend of BACKENDS) {
       assert.equal(created.statusCode, 201, created.body);
       const product = created.json();
 
-      // An anonymous visitor searches, looks, and fills a cart.
+      // An anonymous visitor searches, looks, and fills a cart (with replicas, once they have the product).
+      await replicasCaughtUp(t);
       const ua = { 'user-agent': 'journey-browser' };
       assert.equal(
         (await t.app.inject({ url: '/api/products?q=stonew', headers: ua })).json().items[0].id,
@@ -182,6 +183,7 @@ for (const backend of BACKENDS) {
         payload: { email: 'grace@example.com', password: 'yet-another-one', name: 'Grace', role: 'buyer' },
       });
       const cookie = cookieOf(buyer)!;
+      await replicasCaughtUp(t);
       const before = (await t.app.inject({ url: '/api/leaderboards/products?period=all' })).json().items[0];
       await t.app.inject({
         method: 'PUT',

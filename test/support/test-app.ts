@@ -7,6 +7,8 @@ import { MODULES } from '../../src/apps/modules.ts';
 import { type Config, loadConfig } from '../../src/config/config.ts';
 import { type ApiApp, buildApp } from '../../src/http/app.ts';
 import { createPlatform, type Platform } from '../../src/platform/platform.ts';
+import { parseLsn } from '../../src/platform/sql/router/lsn.ts';
+import { routerOf } from '../../src/platform/sql/router/replicated-sql.ts';
 import type { Backend } from './engines.ts';
 
 export type TestApp = Readonly<{
@@ -48,4 +50,24 @@ export function sessionCookie(response: { cookies: { name: string; value: string
   const c = response.cookies.find((x) => x.name === 'bazaar_session');
   if (!c) throw new Error('response set no session cookie');
   return `${c.name}=${c.value}`;
+}
+
+/**
+ * With read replicas configured (scripts/test-with-replicas.sh), waits until every replica has
+ * replayed everything the primary has written so far; a no-op without replicas. For tests whose
+ * subject is not replication but which read, as another visitor, what was just written: that
+ * visitor may see the replicas' older state (by design), so such a test settles first.
+ */
+export async function replicasCaughtUp(t: TestApp, timeoutMs = 15_000): Promise<void> {
+  const router = routerOf(t.platform.sql);
+  if (!router) return;
+  const target = await router.primaryLsn();
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    await router.refresh();
+    const replicas = router.status().filter((n) => n.role === 'replica');
+    if (replicas.every((n) => n.healthy && (parseLsn(n.lsn) ?? -1n) >= target)) return;
+    if (Date.now() > end) throw new Error(`replicas did not catch up: ${JSON.stringify(replicas)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
