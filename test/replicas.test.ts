@@ -18,7 +18,7 @@ import { newReadContext, runInReadContext } from '../src/platform/sql/router/rea
 import type { ReplicaRouter } from '../src/platform/sql/router/replica-router.ts';
 import { routerOf } from '../src/platform/sql/router/replicated-sql.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
-import { startTestApp, type TestApp } from './support/test-app.ts';
+import { replicasCaughtUp, startTestApp, type TestApp } from './support/test-app.ts';
 import { startTestWorker } from './support/worker.ts';
 
 const pgSkip = existsSync('/usr/lib/postgresql/15/bin/initdb')
@@ -78,18 +78,7 @@ describe('read replicas with read-your-writes', { skip: pgSkip }, () => {
   }
 
   /** Waits until both replicas are healthy and have replayed everything written so far. */
-  async function caughtUp(): Promise<void> {
-    const target = await router.primaryLsn();
-    const end = Date.now() + 15_000;
-    for (;;) {
-      await router.refresh();
-      const replicas = router.status().filter((n) => n.role === 'replica');
-      const lsns = await Promise.all(ports.slice(1).map((p) => replayLsn(p)));
-      if (replicas.every((n) => n.healthy) && lsns.every((l) => l >= target)) return;
-      if (Date.now() > end) throw new Error(`replicas did not catch up: ${JSON.stringify(router.status())}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const caughtUp = () => replicasCaughtUp(t);
 
   async function onNode<T extends pg.QueryResultRow>(port: number, text: string): Promise<T[]> {
     const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'bazaar' });
@@ -99,14 +88,6 @@ describe('read replicas with read-your-writes', { skip: pgSkip }, () => {
     } finally {
       await c.end();
     }
-  }
-
-  async function replayLsn(port: number): Promise<bigint> {
-    const [row] = await onNode<{ n: string }>(
-      port,
-      `select pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::text as n`,
-    );
-    return BigInt(row!.n.split('.')[0]!);
   }
 
   /** Calls of statements touching catalog.products on one server, by kind. */

@@ -22,6 +22,7 @@ import { createLocalObjects } from './objects/local/local-objects.ts';
 import { createUploadTokens, type UploadTokens } from './objects/local/upload-tokens.ts';
 import type { ObjectStore } from './objects/objects.ts';
 import { createS3Client, createS3Objects } from './objects/s3/s3-objects.ts';
+import { redisOptions } from './redis-options.ts';
 import { createRedisSessionStore } from './sessions/redis/redis-sessions.ts';
 import type { SessionStore } from './sessions/sessions.ts';
 import { createSqlSessionStore } from './sessions/sql/sql-sessions.ts';
@@ -91,12 +92,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
 
   // One Redis connection for sessions and kv; a command fails after one retry when Redis is down,
   // so sessions fail closed quickly instead of queueing.
-  const redis = config.redisUrl
-    ? new Redis(config.redisUrl, {
-        maxRetriesPerRequest: 1,
-        retryStrategy: (times) => Math.min(times * 50, 200),
-      })
-    : undefined;
+  const redis = config.redisUrl ? new Redis(redisOptions(config.redisUrl)) : undefined;
   const redisLog = pino({ level: config.logLevel }).child({ component: 'redis' });
   redis?.on('error', (err) => redisLog.warn({ err }, 'redis connection error'));
   const sessionTtl = { idleMs: config.sessionIdleTtlMs, absoluteMs: config.sessionAbsoluteTtlMs };

@@ -15,7 +15,7 @@
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
-import type { RedisOptions } from 'ioredis';
+import { redisOptions } from '../redis-options.ts';
 import { countCache } from '../telemetry/request-counters.ts';
 
 export type CacheGetOptions = Readonly<{
@@ -209,22 +209,5 @@ export function createPassThroughCache(): Cache {
       loads = {};
     },
     async close() {},
-  };
-}
-
-/** ioredis options from a `redis://` or `rediss://` URL; a command fails after one retry when Redis is down. */
-function redisOptions(url: string): RedisOptions {
-  const u = new URL(url);
-  return {
-    host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: u.port ? Number(u.port) : 6379,
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0,
-    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
-    maxRetriesPerRequest: 1,
-    // Reconnect attempts at most 200 ms apart, so a command queued while Redis is down is
-    // rejected within about that, not after ioredis' default backoff of up to 2 s.
-    retryStrategy: (times: number) => Math.min(times * 50, 200),
   };
 }
