@@ -60,6 +60,17 @@ for (const backend of BACKENDS) {
       const analytics = createAnalyticsService(t.platform);
       assert.equal(await analytics.rollup({ settleMs: 0 }), 10);
       assert.equal(await analytics.rollup({ settleMs: 0 }), 0, 'nothing is rolled up twice');
+      assert.equal(
+        (await t.platform.stream.read('clickstream', null, { limit: 100, settleMs: 0 })).length,
+        10,
+        'rolled-up records stay for the retention',
+      );
+      await analytics.rollup({ settleMs: 0, retentionMs: 0 });
+      assert.deepEqual(
+        await t.platform.stream.read('clickstream', null, { limit: 100, settleMs: 0 }),
+        [],
+        'past the retention they are trimmed',
+      );
 
       const top = await t.app.inject({
         url: '/api/analytics/top-searches?period=day&limit=5',

@@ -1,3 +1,12 @@
+import assert from 'node:assert/strict';
+import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
+import { createPgliteSql } from '../src/platform/sql/pglite/pglite-sql.ts';
+import { createPostgresSql } from '../src/platform/sql/postgres/postgres-sql.ts';
 import { createSqlStream } from '../src/platform/stream/sql/sql-stream.ts';
 import { streamContract } from '../src/platform/stream/stream.contract.ts';
 import { BACKENDS, openPlatformSql } from './support/engines.ts';
@@ -10,5 +19,45 @@ for (const backend of BACKENDS) {
       const { port, teardown } = await openPlatformSql(backend);
       return { stream: createSqlStream(port, { now }), teardown };
     },
+  });
+}
+
+for (const backend of BACKENDS) {
+  describe(`stream migration on ${backend.name}`, { skip: backend.skip }, () => {
+    it('when records of the row-per-record table exist, then after 0005 they are read from the old positions on', async () => {
+      const all = fileURLToPath(new URL('../migrations/platform/', import.meta.url));
+      const before = await mkdtemp(join(tmpdir(), 'bazaar-stream-mig-'));
+      for (const f of await readdir(all)) if (f < '0005') await copyFile(join(all, f), join(before, f));
+      const db = await backend.createDatabase();
+      const port = db.url ? await createPostgresSql({ url: db.url, poolSize: 2 }) : await createPgliteSql();
+      try {
+        await port.migrate([{ domain: 'platform', dir: before }]);
+        const old = port.for<Record<string, never>>('platform').write;
+        await sql`insert into platform.stream_records (stream, at, data)
+          select 'clickstream', now() - interval '1 minute', jsonb_build_object('i', i)
+          from generate_series(1, 5) i`.execute(old);
+        const seqs = await sql<{
+          seq: string;
+        }>`select seq::text as seq from platform.stream_records order by seq`.execute(old);
+        await port.migrate([{ domain: 'platform', dir: all }]);
+        const stream = createSqlStream(port);
+        const rest = await stream.read('clickstream', seqs.rows[1]!.seq, { limit: 10, settleMs: 0 });
+        assert.deepEqual(
+          rest.map((r) => r.data['i']),
+          [3, 4, 5],
+        );
+        await stream.append('clickstream', [{ i: 6 }, { i: 7 }]);
+        const next = await stream.read('clickstream', rest.at(-1)!.position, { limit: 10, settleMs: 0 });
+        assert.deepEqual(
+          next.map((r) => r.data['i']),
+          [6, 7],
+          'new batches come after the moved records',
+        );
+      } finally {
+        await port.close();
+        await db.drop();
+        await rm(before, { recursive: true, force: true });
+      }
+    });
   });
 }

@@ -68,6 +68,8 @@ export type Config = Readonly<{
   jobsLeaseMs: number;
   /** How often idle workers look for jobs and for retries that came due. */
   jobsPollIntervalMs: number;
+  /** How long rolled-up clickstream records stay in the stream before the roll-up trims them. */
+  clickstreamRetentionMs: number;
   /** Whether the web process also runs the worker (consumers, jobs, outbox relay). */
   runWorkerInWeb: boolean;
   mailTransport: 'file' | 'smtp';
@@ -369,6 +371,12 @@ export function loadConfig(env: Env = readEnv()): Config {
     jobsLeaseMs: get('JOBS_LEASE', duration(1000, 86_400_000), 5 * 60_000, '5m'),
     jobsPollIntervalMs: get('JOBS_POLL_INTERVAL', duration(500, 60_000), 1000, '1s'),
     runWorkerInWeb: get('RUN_WORKER_IN_WEB', bool, embedded, 'false'),
+    clickstreamRetentionMs: get(
+      'CLICKSTREAM_RETENTION',
+      duration(3_600_000, 366 * 86_400_000),
+      7 * 86_400_000,
+      '7d',
+    ),
     mailTransport: get('MAIL_TRANSPORT', oneOf('file', 'smtp'), 'file', 'smtp'),
     smtpUrl: get<string | undefined>('SMTP_URL', smtpUrl, undefined, 'smtp://user:pass@smtp.example.com:587'),
     mailFrom: get('MAIL_FROM', mailbox, 'Bazaar <no-reply@bazaar.test>', '"Bazaar <no-reply@example.com>"'),

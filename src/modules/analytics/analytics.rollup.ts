@@ -2,7 +2,8 @@
  * Rolls the clickstream up into daily tables. Each batch is aggregated in memory and written in
  * ONE analytics transaction together with the new stream position, so a crash or a concurrent
  * run can neither skip nor double-count a record (the position row is locked for the batch).
- * Category slugs and child → parent come from the catalog's public service.
+ * Category slugs and child → parent come from the catalog's public service. Once drained, the
+ * stream is trimmed of records older than the retention: the daily tables are the record.
  */
 import { sql } from 'kysely';
 import type { Platform } from '../../platform/platform.ts';
@@ -11,10 +12,14 @@ import type { AnalyticsDb } from './analytics.tables.ts';
 
 export const CLICKSTREAM = 'clickstream';
 const BATCH = 2000;
+/** How long rolled-up clickstream records stay in the stream (CLICKSTREAM_RETENTION). */
+export const DEFAULT_RETENTION_MS = 7 * 86_400_000;
 
 export type RollupOptions = Readonly<{
   /** How old a record must be before it is rolled up (see StreamPort.read). */
   settleMs?: number;
+  /** Once everything settled is rolled up, records older than this are trimmed from the stream. */
+  retentionMs?: number;
   categories: () => Promise<CategoryTree>;
 }>;
 
@@ -39,6 +44,7 @@ export async function rollupClickstream(platform: Platform, options: RollupOptio
       parentOf.set(child.id, top.id);
     }
   }
+  const settleMs = options.settleMs ?? 2000;
   let total = 0;
   for (;;) {
     const state = await db
@@ -48,9 +54,15 @@ export async function rollupClickstream(platform: Platform, options: RollupOptio
       .executeTakeFirst();
     const records = await platform.stream.read(CLICKSTREAM, state?.position ?? null, {
       limit: BATCH,
-      settleMs: options.settleMs ?? 2000,
+      settleMs,
     });
-    if (records.length === 0) return total;
+    if (records.length === 0) {
+      // Drained: every record older than the settle delay is rolled up, so what is older than
+      // the retention (never less than the settle delay) can go.
+      const keepMs = Math.max(options.retentionMs ?? DEFAULT_RETENTION_MS, settleMs);
+      await platform.stream.trim(CLICKSTREAM, new Date(Date.now() - keepMs));
+      return total;
+    }
 
     const searches = new Map<string, number>();
     const visitors = new Set<string>();

@@ -24,7 +24,7 @@ export type AnalyticsService = {
   categoryVisitors(actor: Actor | null, input: CategoryVisitorsInput): Promise<CategoryVisitors>;
   productViews(actor: Actor | null, input: ProductViewsInput): Promise<ProductViews>;
   /** Rolls up settled clickstream records; returns how many were consumed. Run by the worker. */
-  rollup(options?: { settleMs?: number }): Promise<number>;
+  rollup(options?: { settleMs?: number; retentionMs?: number }): Promise<number>;
 };
 
 const DAY = 86_400_000;
@@ -102,6 +102,7 @@ export function createAnalyticsService(
     rollup: (opts = {}) =>
       rollupClickstream(platform, {
         ...(opts.settleMs !== undefined ? { settleMs: opts.settleMs } : {}),
+        ...(opts.retentionMs !== undefined ? { retentionMs: opts.retentionMs } : {}),
         categories: () => catalog.listCategories(),
       }),
   };

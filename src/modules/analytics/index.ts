@@ -16,9 +16,10 @@ export const analyticsModule: WebModule = {
     leaderboardRoutes(app, deps.platform, deps);
   },
   consumers: (deps) => [leaderboardConsumer(deps)],
-  tasks: ({ platform }) => {
+  tasks: ({ config, platform }) => {
     const analytics = createAnalyticsService(platform);
-    return [{ name: 'analytics.rollup', everyMs: 5000, run: () => analytics.rollup() }];
+    const retentionMs = config.clickstreamRetentionMs;
+    return [{ name: 'analytics.rollup', everyMs: 5000, run: () => analytics.rollup({ retentionMs }) }];
   },
 };
 

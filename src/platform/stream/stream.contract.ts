@@ -73,6 +73,33 @@ export function streamContract(subject: StreamContractSubject): void {
         );
       }));
 
+    it('when a consumer resumes from any record of a batch, then it reads exactly the records after it', () =>
+      withStream(async (s) => {
+        await s.append('m', [{ i: 0 }, { i: 1 }, { i: 2 }, { i: 3 }]);
+        await s.append('m', [{ i: 4 }, { i: 5 }]);
+        const all = await s.read('m', null, { limit: 100, settleMs: 0 });
+        assert.deepEqual(
+          all.map((r) => r.data['i']),
+          [0, 1, 2, 3, 4, 5],
+        );
+        assert.equal(new Set(all.map((r) => r.position)).size, 6, 'every record has its own position');
+        for (let k = 0; k < all.length; k++) {
+          const rest = await s.read('m', all[k]!.position, { limit: 3, settleMs: 0 });
+          assert.deepEqual(
+            rest.map((r) => r.data['i']),
+            [k + 1, k + 2, k + 3].filter((i) => i <= 5),
+            `after record ${k}`,
+          );
+        }
+      }));
+
+    it('when given a position it never handed out, then read refuses it', () =>
+      withStream(async (s) => {
+        await s.append('p', [{ ok: true }]);
+        await assert.rejects(s.read('p', 'not-a-position', { limit: 10, settleMs: 0 }), RangeError);
+        await assert.rejects(s.read('p', null, { limit: 0, settleMs: 0 }), RangeError);
+      }));
+
     it('when a batch is too large or a record too big, then append refuses it and stores nothing', () =>
       withStream(async (s) => {
         await assert.rejects(

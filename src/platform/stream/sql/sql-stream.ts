@@ -1,15 +1,26 @@
 /**
- * SQL stream adapter: one row per record in `platform.stream_records`, positions are the
- * identity column. Limits: throughput is the primary's insert rate; records are kept until
- * `trim` removes them.
+ * SQL stream adapter: each `append` is ONE row of `platform.stream_batches` holding its records
+ * as newline-delimited JSON, the way Kinesis producers aggregate user records into one stream
+ * record. A product view costs the database a share of one insert instead of a row, two index
+ * entries and a jsonb parse of its own. A record's position is `<batch seq>:<index in batch>`
+ * (a bare `<seq>`, the format of the row-per-record table, reads as `<seq>:0`).
+ * Limits: throughput is the primary's insert rate of batches; a batch is at most 500 records of
+ * 4 KiB; records are kept until `trim` removes them (the analytics roll-up trims what it has
+ * consumed after its retention).
  */
-import { sql as raw } from 'kysely';
+import { type Generated, sql as raw } from 'kysely';
 import type { SqlPort } from '../../sql/sql.ts';
-import { MAX_APPEND_BATCH, MAX_RECORD_BYTES, type StreamPort } from '../stream.ts';
+import { MAX_APPEND_BATCH, MAX_RECORD_BYTES, type StreamPort, type StreamRecord } from '../stream.ts';
 
 type StreamDb = {
-  stream_records: { seq: string | number; stream: string; at: Date; data: unknown };
+  stream_batches: { seq: Generated<string>; stream: string; at: Date; count: number; records: string };
 };
+
+/** `<seq>:<index>`, or a bare `<seq>` (older positions); null for anything else. */
+function parsePosition(position: string): { seq: bigint; index: number } | null {
+  const match = /^(\d{1,19})(?::(\d{1,3}))?$/.exec(position);
+  return match ? { seq: BigInt(match[1]!), index: Number(match[2] ?? 0) } : null;
+}
 
 export function createSqlStream(sql: SqlPort, options: { now?: () => number } = {}): StreamPort {
   const db = sql.for<StreamDb>('platform').write;
@@ -20,48 +31,62 @@ export function createSqlStream(sql: SqlPort, options: { now?: () => number } = 
       if (records.length > MAX_APPEND_BATCH) {
         throw new RangeError(`at most ${MAX_APPEND_BATCH} records per append, got ${records.length}`);
       }
-      const jsons = records.map((r) => {
-        const json = JSON.stringify(r);
-        if (Buffer.byteLength(json) > MAX_RECORD_BYTES) {
+      let lines = '';
+      for (let i = 0; i < records.length; i++) {
+        // JSON.stringify escapes newlines inside strings, so a line is exactly one record.
+        const json = JSON.stringify(records[i]);
+        if (json.length > MAX_RECORD_BYTES || Buffer.byteLength(json) > MAX_RECORD_BYTES) {
           throw new RangeError(`a stream record is larger than ${MAX_RECORD_BYTES} bytes`);
         }
-        return json;
-      });
-      // One array parameter instead of three per row: the statement text and its parse are the
-      // same for every batch size, which matters at thousands of records a second.
+        lines = i === 0 ? json : `${lines}\n${json}`;
+      }
       await db
-        .insertInto('stream_records')
-        .columns(['stream', 'at', 'data'])
-        .expression(
-          raw`select ${stream}, ${new Date(now())}::timestamptz, r::jsonb from unnest(${jsons}::text[]) with ordinality as u(r, n) order by n`,
-        )
+        .insertInto('stream_batches')
+        .values({ stream, at: new Date(now()), count: records.length, records: lines })
         .execute();
     },
 
     async read(stream, after, { limit, settleMs = 2000 }) {
-      const rows = await db
-        .selectFrom('stream_records')
-        .select(['seq', 'at', 'data'])
-        .where('stream', '=', stream)
-        .$if(after !== null, (qb) => qb.where('seq', '>', after!))
-        .where('at', '<=', new Date(now() - settleMs))
-        .orderBy('seq')
-        .limit(limit)
-        .execute();
-      return rows.map((r) => ({
-        position: String(r.seq),
-        at: r.at,
-        data: r.data as Record<string, unknown>,
-      }));
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new RangeError(`limit must be a positive integer, got ${limit}`);
+      const from = after === null ? null : parsePosition(after);
+      if (after !== null && from === null) throw new RangeError(`not a position of this stream: ${after}`);
+      // Batches from the one holding `after` on, just enough of them to fill `limit` records:
+      // each batch holds at least one record, so `limit + 1` batches always suffice, and the
+      // running count drops those past the limit before their records leave the database.
+      const { rows } = await raw<{ seq: string; at: Date; records: string }>`
+        select seq::text as seq, at, records from (
+          select seq, at, records, sum(count) over (order by seq) - count as before
+          from (
+            select seq, at, count, records from platform.stream_batches
+            where stream = ${stream}
+              ${from ? raw`and seq >= ${String(from.seq)}::bigint` : raw``}
+              and at <= ${new Date(now() - settleMs)}
+            order by seq
+            limit ${limit + 1}
+          ) b
+        ) w
+        where before < ${limit + (from?.index ?? 0) + 1}
+        order by seq`.execute(db);
+      const out: StreamRecord[] = [];
+      for (const row of rows) {
+        const lines = row.records.split('\n');
+        const skip = from && BigInt(row.seq) === from.seq ? from.index + 1 : 0;
+        for (let i = skip; i < lines.length && out.length < limit; i++) {
+          out.push({ position: `${row.seq}:${i}`, at: row.at, data: JSON.parse(lines[i]!) });
+        }
+        if (out.length >= limit) break;
+      }
+      return out;
     },
 
     async trim(stream, before) {
-      const result = await db
-        .deleteFrom('stream_records')
-        .where('stream', '=', stream)
-        .where('at', '<', before)
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
+      const { rows } = await raw<{ records: string | null }>`
+        with gone as (
+          delete from platform.stream_batches where stream = ${stream} and at < ${before} returning count
+        )
+        select sum(count)::text as records from gone`.execute(db);
+      return Number(rows[0]?.records ?? 0);
     },
   };
 }
