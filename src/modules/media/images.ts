@@ -76,12 +76,8 @@ export async function inspectImage(
   if (bytes === null) {
     return { ok: false, reason: `the file is larger than ${megabytes(limits.maxBytes)}, the limit` };
   }
-  if (bytes.length > limits.maxBytes) {
-    return {
-      ok: false,
-      reason: `the file is ${megabytes(bytes.length)}; the limit is ${megabytes(limits.maxBytes)}`,
-    };
-  }
+  if (bytes.length > limits.maxBytes)
+    return { ok: false, reason: tooLargeReason(bytes.length, limits.maxBytes) };
   try {
     const header = await readHeader(bytes, limits.maxPixels);
     await sharp(bytes, decodeOptions(limits.maxPixels))
@@ -93,6 +89,11 @@ export async function inspectImage(
     if (error instanceof AppError) return { ok: false, reason: error.message };
     return { ok: false, reason: DAMAGED };
   }
+}
+
+/** The seller's reason for a file of `size` bytes over `maxBytes`: `the file is 25 MB; the limit is 20 MB`. */
+export function tooLargeReason(size: number, maxBytes: number): string {
+  return `the file is ${megabytes(size)}; the limit is ${megabytes(maxBytes)}`;
 }
 
 /**

@@ -21,7 +21,7 @@ import { appendEvents } from '../../platform/events/outbox.ts';
 import type { ObjectStore } from '../../platform/objects/objects.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
 import { AppError } from '../../shared/errors.ts';
-import { inspectImage, makeVariants, variantKey } from './images.ts';
+import { inspectImage, makeVariants, tooLargeReason, variantKey } from './images.ts';
 import { MEDIA_LIMITS } from './media.schema.ts';
 import type { MediaDb, StoredVariant } from './media.tables.ts';
 
@@ -107,6 +107,11 @@ type Outcome = { ok: true; variants: StoredVariant[] } | { ok: false; reason: st
 async function makePhotoVariants(objects: ObjectStore, key: string): Promise<Outcome> {
   const got = await objects.get(key);
   if (!got) return { ok: false, reason: 'the upload was not found; please upload the photo again' };
+  // The stored size first: an S3 presigned PUT cannot bound it, and the reason names the real size.
+  if (got.info.size > MEDIA_LIMITS.maxBytes) {
+    got.body.destroy();
+    return { ok: false, reason: tooLargeReason(got.info.size, MEDIA_LIMITS.maxBytes) };
+  }
   const bytes = await readAtMost(got.body, MEDIA_LIMITS.maxBytes);
   const inspection = await inspectImage(bytes, {
     maxPixels: MEDIA_LIMITS.maxPixels,

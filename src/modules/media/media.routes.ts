@@ -58,7 +58,7 @@ export function mediaRoutes(app: ApiApp, media: MediaService): void {
         summary: 'Say an upload is done, so the photo is processed (idempotent)',
         security: session,
         params: PhotoIdParams,
-        response: { 200: PhotoSchema, ...problems(400, 401, 403, 404, 409) },
+        response: { 200: PhotoSchema, ...problems(400, 401, 403, 404, 409, 413) },
       },
     },
     async (request) => media.complete(await currentActor(request), request.params.photoId),

@@ -32,7 +32,10 @@ export interface MediaService {
    * RATE_LIMITED (with retryAfterSeconds) as docs/modules/media.md says.
    */
   requestUpload(actor: Actor | null, productId: string, input: PhotoRequest): Promise<PhotoUpload>;
-  /** The client says its upload is done: UPLOAD_MISSING when the object is absent; idempotent. */
+  /**
+   * The client says its upload is done: UPLOAD_MISSING when the object is absent,
+   * PAYLOAD_TOO_LARGE (and the object removed) when it is larger than declared; idempotent.
+   */
   complete(actor: Actor | null, photoId: string): Promise<Photo>;
   /**
    * The object-created signal: `uploads/<photoId>` arrived. Moves the photo from awaiting_upload
@@ -46,7 +49,14 @@ export interface MediaService {
 
 type PhotoRow = Pick<
   PhotosTable,
-  'id' | 'product_id' | 'seller_id' | 'position' | 'status' | 'original_key' | 'failure_reason'
+  | 'id'
+  | 'product_id'
+  | 'seller_id'
+  | 'position'
+  | 'status'
+  | 'original_key'
+  | 'declared_size'
+  | 'failure_reason'
 > & { variants: { width: number; height: number; format: 'webp' | 'jpeg'; key: string }[]; created_at: Date };
 
 const PHOTO_COLUMNS = [
@@ -56,6 +66,7 @@ const PHOTO_COLUMNS = [
   'position',
   'status',
   'original_key',
+  'declared_size',
   'failure_reason',
   'variants',
   'created_at',
@@ -230,8 +241,18 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
     async complete(actor, photoId) {
       const photo = await ownedPhoto(actor, photoId);
       if (photo.status === 'awaiting_upload') {
-        if (!(await platform.objects.head(photo.original_key))) {
+        const uploaded = await platform.objects.head(photo.original_key);
+        if (!uploaded) {
           throw new AppError('UPLOAD_MISSING', 'the upload has not arrived; upload the file, then complete');
+        }
+        // A presigned PUT cannot bound the size (and some S3 servers ignore POST policies): the
+        // declared size is enforced here, as the local upload route and AWS's POST policy do.
+        if (uploaded.size > photo.declared_size) {
+          await platform.objects.delete(photo.original_key);
+          throw new AppError(
+            'PAYLOAD_TOO_LARGE',
+            `the upload has ${uploaded.size} bytes, more than the ${photo.declared_size} declared; it was removed: upload the declared file again, then complete`,
+          );
         }
         await objectCreated(photo.original_key);
       }
