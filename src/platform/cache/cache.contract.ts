@@ -151,6 +151,41 @@ export function cacheContract(subject: CacheContractSubject): void {
         assert.equal(await cache.getOrSet('product:p1', load, opts), 3);
       }));
 
+    it('when a caller tries to change a cached value, then it throws and the next reader gets the original', () =>
+      withCache(async (make) => {
+        const cache = make();
+        const opts = { ttlMs: 60_000 };
+        const first = await cache.getOrSet(
+          'product:frozen',
+          async () => ({ title: 'Mug', photos: [{ w: 160 }] }),
+          opts,
+        );
+        assert.throws(() => {
+          (first as { title: string }).title = 'changed';
+        }, TypeError);
+        assert.throws(() => {
+          first.photos.push({ w: 1200 });
+        }, TypeError);
+        const again = await cache.getOrSet('product:frozen', async () => assert.fail('loaded again'), opts);
+        assert.deepEqual(again, { title: 'Mug', photos: [{ w: 160 }] });
+      }));
+
+    it(
+      "when another instance reads a value one instance loaded, then it is served from that instance's memory from the second read on",
+      { skip: subject.shared ? undefined : 'memory only: instances share nothing' },
+      () =>
+        withCache(async (make) => {
+          const a = make();
+          const b = make();
+          const opts = { ttlMs: 60_000 };
+          await a.getOrSet('product:refill', async () => ({ n: 1 }), opts);
+          const fail = async () => assert.fail('loaded again');
+          for (let i = 0; i < 3; i++)
+            assert.deepEqual(await b.getOrSet('product:refill', fail, opts), { n: 1 });
+          assert.equal(b.stats().hits, 3);
+        }),
+    );
+
     it(
       'when one instance invalidates, then another instance sees it within a second',
       {

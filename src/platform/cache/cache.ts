@@ -4,7 +4,9 @@
  * on one instance drops every instance's L1 copy. Loads are single-flight per key (stampede
  * protection); with `graceMs`, an expired value is kept that long and served when the loader
  * fails (serve-stale on database errors); every TTL gets up to 10% random jitter so that keys
- * written together do not expire together. Values must be JSON-serialisable.
+ * written together do not expire together. Values must be JSON-serialisable, and what
+ * `getOrSet` returns is deeply frozen and shared by every caller (memory-tier.ts): copy before
+ * changing it.
  *
  * Reads wait for the loader (no stale-while-revalidate): after an invalidation the next read
  * returns the new value, never the invalidated one, unless the loader fails within grace.
@@ -13,10 +15,10 @@
  * HTTP request's counters (src/platform/telemetry/request-counters.ts).
  */
 import { BentoCache, bentostore } from 'bentocache';
-import { memoryDriver } from 'bentocache/drivers/memory';
 import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
 import { redisOptions } from '../redis-options.ts';
 import { countCache } from '../telemetry/request-counters.ts';
+import { memoryTier } from './memory-tier.ts';
 
 export type CacheGetOptions = Readonly<{
   /** How long a loaded value is fresh, in ms (before jitter). */
@@ -54,7 +56,7 @@ export type CacheOptions = Readonly<{
   redisUrl?: string;
   /** Prefix of every Redis key and of the bus messages (`bazaar:cache`); tests use one of their own. */
   prefix?: string;
-  /** L1 size bound (default 64 MiB). */
+  /** L1 size bound, in characters of the entries' JSON (default 64 Mi). */
   maxMemoryBytes?: number;
   /** L1 entry-count bound (default 100,000: the byte bound binds first for entries over ~670 bytes). */
   maxMemoryItems?: number;
@@ -74,11 +76,12 @@ export function createCache(options: CacheOptions = {}): Cache {
   const prefix = options.prefix ?? 'bazaar:cache';
   // Bound by bytes and by entries: bentocache's default of 1000 entries would hold under 1% of a
   // 100k-product catalog (L1 misses then cost a Redis round trip, or a database load in memory
-  // mode). lru-cache allocates ~50 bytes per entry slot up front.
-  const memory = memoryDriver({
+  // mode). lru-cache allocates ~50 bytes per entry slot up front. Entries stay objects (no JSON
+  // round trip per hit): memory-tier.ts.
+  const memory = memoryTier({
     maxSize: options.maxMemoryBytes ?? 64 * 1024 * 1024,
     maxItems: options.maxMemoryItems ?? 100_000,
-  });
+  }) as unknown as Parameters<ReturnType<typeof bentostore>['useL1Layer']>[0];
   // Options, not the URL: the bus driver spreads its connection into an object, so a URL string
   // would silently become ioredis' defaults (localhost:6379).
   const connection = options.redisUrl ? redisOptions(options.redisUrl) : undefined;

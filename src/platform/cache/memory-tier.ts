@@ -1,0 +1,111 @@
+/**
+ * The cache port's memory tier (bentocache L1 driver): entries are kept as frozen objects, not
+ * JSON strings, so a hit costs a map lookup instead of a `JSON.parse` of the entry (the largest
+ * single cost of a cached product page with bentocache's own memory driver). Bounded by entry
+ * count and by the entries' JSON size, measured once when an entry is stored. Values are deeply
+ * frozen: every caller shares one object, and a caller that tried to change it would throw
+ * instead of corrupting what other requests see.
+ *
+ * Limits: the byte bound counts JSON characters, not heap bytes (V8 objects take a small multiple);
+ * values must be JSON data (the L2 tier and the bus serialise them anyway).
+ *
+ * bentocache 1.6 hands an L1 that does not serialise a serialised entry when it refills L1 from
+ * L2 (upstream issue Julien-R44/bentocache#111); `set` parses such a string back into an object.
+ */
+import { LRUCache } from 'lru-cache';
+
+/** What bentocache stores per key in L1: its own entry object (value, expiry, tags). */
+type Entry = object;
+
+export type MemoryTierOptions = Readonly<{
+  /** Bound on the entries' JSON size in characters. */
+  maxSize: number;
+  /** Bound on the number of entries. */
+  maxItems: number;
+}>;
+
+type DriverConfig = MemoryTierOptions & { prefix?: string; lru?: LRUCache<string, Entry> };
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
+/** bentocache's L1 driver contract (its `L1CacheDriver`), over one LRU shared by namespaces. */
+class MemoryTier {
+  readonly type = 'l1' as const;
+  readonly #lru: LRUCache<string, Entry>;
+  readonly #prefix: string;
+  readonly #config: DriverConfig;
+
+  constructor(config: DriverConfig) {
+    this.#config = config;
+    this.#prefix = (config.prefix ?? '').replace(/:+$/, '');
+    this.#lru =
+      config.lru ??
+      new LRUCache<string, Entry>({
+        max: config.maxItems,
+        maxSize: config.maxSize,
+        // Entries over a tenth of the whole tier are not worth evicting everything else for.
+        maxEntrySize: Math.max(1, Math.floor(config.maxSize / 10)),
+        sizeCalculation: (entry) => Math.max(1, JSON.stringify(entry).length),
+        ttlAutopurge: false,
+      });
+  }
+
+  #key(key: string): string {
+    return this.#prefix ? `${this.#prefix}:${key}` : key;
+  }
+
+  namespace(namespace: string): MemoryTier {
+    const prefix = this.#prefix ? `${this.#prefix}:${namespace}` : namespace;
+    return new MemoryTier({ ...this.#config, prefix, lru: this.#lru });
+  }
+
+  get(key: string): Entry | undefined {
+    return this.#lru.get(this.#key(key));
+  }
+
+  pull(key: string): Entry | undefined {
+    const value = this.get(key);
+    this.delete(key);
+    return value;
+  }
+
+  set(key: string, value: Entry | string, ttl?: number): boolean {
+    const entry = typeof value === 'string' ? (JSON.parse(value) as Entry) : value;
+    this.#lru.set(this.#key(key), deepFreeze(entry), ttl === undefined ? {} : { ttl });
+    return true;
+  }
+
+  getRemainingTtl(key: string): number | undefined {
+    return this.#lru.getRemainingTTL(this.#key(key));
+  }
+
+  clear(): void {
+    const start = `${this.#prefix}:`;
+    for (const key of this.#lru.keys()) if (!this.#prefix || key.startsWith(start)) this.#lru.delete(key);
+  }
+
+  delete(key: string): boolean {
+    return this.#lru.delete(this.#key(key));
+  }
+
+  deleteMany(keys: string[]): boolean {
+    for (const key of keys) this.delete(key);
+    return true;
+  }
+
+  async disconnect(): Promise<void> {}
+}
+
+/** The tier as bentocache's `useL1Layer` takes it; `serialize: false` tells bentocache to hand over objects. */
+export function memoryTier(options: MemoryTierOptions) {
+  return {
+    options: { ...options, serialize: false },
+    factory: (config: DriverConfig) => new MemoryTier({ ...options, ...config }),
+  };
+}
