@@ -55,3 +55,43 @@ describe('request logs', () => {
     assert.ok(!all.includes('secret-token-xyz'), 'no authorization header');
   });
 });
+
+describe('request logs at LOG_LEVEL=warn', () => {
+  it('when a request logs at warn or above, then its lines carry its request id, and quiet requests log nothing', async () => {
+    const t = await startTestApp(pglite);
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(...String(chunk).split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const logger = pino({ level: 'warn', redact: { paths: LOG_REDACT, censor: '[redacted]' } }, sink);
+    const { app, markNotReady } = await buildApp({
+      config: t.config,
+      platform: t.platform,
+      modules: MODULES,
+      logger,
+    });
+    try {
+      await app.ready();
+      assert.equal(
+        (await app.inject({ url: '/healthz', headers: { 'x-request-id': 'quiet-1' } })).statusCode,
+        200,
+      );
+      assert.deepEqual(lines, [], 'nothing below warn');
+      markNotReady();
+      const res = await app.inject({ url: '/readyz', headers: { 'x-request-id': 'warn-1' } });
+      assert.equal(res.statusCode, 503);
+      const logged = lines.map((l) => JSON.parse(l));
+      assert.ok(logged.length > 0, 'the 503 is logged');
+      assert.ok(
+        logged.every((l) => l.requestId === 'warn-1' && l.level >= 40),
+        lines.join('\n'),
+      );
+    } finally {
+      await app.close();
+      await t.close();
+    }
+  });
+});

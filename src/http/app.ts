@@ -29,6 +29,7 @@ import { cookieSecure, registerAuth } from './auth.ts';
 import { registerCors } from './cors.ts';
 import { registerObjectRoutes } from './media-serving.ts';
 import { sendProblem } from './problem.ts';
+import { requestLogger } from './request-logger.ts';
 import { ProblemSchema } from './schemas.ts';
 import { registerSpa } from './spa.ts';
 import { validatorCompiler } from './validation.ts';
@@ -102,6 +103,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID();
     },
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    childLoggerFactory: requestLogger,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: false },
   });
