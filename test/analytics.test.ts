@@ -13,7 +13,9 @@ for (const backend of BACKENDS) {
     let sellerCookie: string;
     let buyerCookie: string;
     let sellerId: string;
+    let otherSellerCookie: string;
     let productIds: string[];
+    let otherProductId: string;
     let category: { id: string; slug: string; parent: { id: string; slug: string } };
     const today = new Date().toISOString().slice(0, 10);
 
@@ -22,6 +24,8 @@ for (const backend of BACKENDS) {
       sellerId = uuidv7();
       sellerCookie = `bazaar_session=${(await t.platform.sessions.create({ userId: sellerId, data: { role: 'seller' } })).id}`;
       buyerCookie = `bazaar_session=${(await t.platform.sessions.create({ userId: uuidv7(), data: { role: 'buyer' } })).id}`;
+      const otherSellerId = uuidv7();
+      otherSellerCookie = `bazaar_session=${(await t.platform.sessions.create({ userId: otherSellerId, data: { role: 'seller' } })).id}`;
       const catalog = createCatalogService(t.platform);
       const tree = await catalog.listCategories();
       const top = tree[0]!;
@@ -38,6 +42,18 @@ for (const backend of BACKENDS) {
           status: 'published' as const,
         })),
       );
+      // Another seller's product, in another top-level category.
+      otherProductId = uuidv7();
+      await catalog.insertProducts([
+        {
+          id: otherProductId,
+          sellerId: otherSellerId,
+          categoryId: tree[1]!.children[0]!.id,
+          title: 'Walnut chess set',
+          priceMinor: 5000,
+          status: 'published' as const,
+        },
+      ]);
     });
     after(() => t?.close());
 
@@ -55,14 +71,15 @@ for (const backend of BACKENDS) {
       await as('v3', `/api/products/${productIds[0]}`);
       await as('v3', `/api/products/${productIds[1]}`);
       await as('v3', `/api/products?q=mug&cursor=ignored-page-2`); // a later page is not a new search (400 anyway)
+      await as('v1', `/api/products/${otherProductId}`); // another seller's product, another category
 
       await t.platform.clickstream.flush();
       const analytics = createAnalyticsService(t.platform);
-      assert.equal(await analytics.rollup({ settleMs: 0 }), 10);
+      assert.equal(await analytics.rollup({ settleMs: 0 }), 11);
       assert.equal(await analytics.rollup({ settleMs: 0 }), 0, 'nothing is rolled up twice');
       assert.equal(
         (await t.platform.stream.read('clickstream', null, { limit: 100, settleMs: 0 })).length,
-        10,
+        11,
         'rolled-up records stay for the retention',
       );
       await analytics.rollup({ settleMs: 0, retentionMs: 0 });
@@ -112,7 +129,13 @@ for (const backend of BACKENDS) {
       const byProduct = Object.fromEntries(
         views.json().items.map((r: { productId: string; views: number }) => [r.productId, r.views]),
       );
-      assert.deepEqual(byProduct, { [productIds[0]!]: 2, [productIds[1]!]: 1 });
+      assert.deepEqual(byProduct, { [productIds[0]!]: 2, [productIds[1]!]: 1 }, 'only their own products');
+      assert.ok(views.json().items.every((r: { day: string }) => r.day === today));
+      const others = await t.app.inject({
+        url: '/api/analytics/product-views',
+        headers: { cookie: otherSellerCookie },
+      });
+      assert.deepEqual(others.json().items, [{ productId: otherProductId, day: today, views: 1 }]);
     });
 
     it('when a buyer, anonymous visitor or bad input asks, then 403, 401 and 400 problems', async () => {

@@ -380,7 +380,7 @@ for (const backend of BACKENDS) {
       });
     });
 
-    it('every query on the buyer-owned tables names buyer_id (the shard key)', async () => {
+    it('when the repository queries a buyer-owned table, then every query names buyer_id (the shard key)', async () => {
       // A static check of the repository: each query builder on orders, order_lines or
       // idempotency_keys carries a buyer_id condition or value.
       const { readFile } = await import('node:fs/promises');

@@ -1,9 +1,10 @@
 /**
  * Leaderboards on the kv port's sorted sets (Redis/DynamoDB-shaped, SQL table in solo): units
- * sold per product and per seller, all time and per ISO week (UTC) of the order. `order.placed`
- * adds, `order.cancelled` takes back. Applied once per event barring a crash between the update
- * and its record (handleExternalOnce), which could count one order twice: acceptable for a
- * ranking, and stated.
+ * sold per product and per seller, all time and per ISO week (UTC) in which the order was
+ * placed. `order.placed` adds, `order.cancelled` takes back from the week the order was placed
+ * in (its `placedAt`), not the week of the cancellation. Applied once per event barring a crash
+ * between the update and its record (handleExternalOnce), which could count one order twice:
+ * acceptable for a ranking, and stated.
  */
 import { Type } from 'typebox';
 import type { ApiApp, ModuleDeps } from '../../http/app.ts';
@@ -15,7 +16,11 @@ import { createCatalogService } from '../catalog/index.ts';
 import { createUsersService } from '../users/index.ts';
 
 type Period = 'week' | 'all';
-type OrderEvent = { lines: { productId: string; sellerId: string; quantity: number }[] };
+type OrderEvent = {
+  lines: { productId: string; sellerId: string; quantity: number }[];
+  /** When the order was placed (ISO 8601); events written before it was added lack it. */
+  placedAt?: string;
+};
 
 /** ISO 8601 week of a date (UTC), e.g. 2026-W48. */
 export function isoWeek(d: Date): string {
@@ -37,8 +42,9 @@ export function leaderboardConsumer({ platform }: ModuleDeps): Consumer {
     types: ['order.placed', 'order.cancelled'],
     async handle(event, { consumer }) {
       const sign = event.type === 'order.cancelled' ? -1 : 1;
-      const at = new Date(event.occurredAt);
-      const { lines } = event.payload as OrderEvent;
+      const { lines, placedAt } = event.payload as OrderEvent;
+      // The week of the order, for a cancellation too (it takes back what that week counted).
+      const at = new Date(placedAt ?? event.occurredAt);
       await handleExternalOnce(db, { consumer, eventId: event.id }, async () => {
         for (const l of lines) {
           for (const period of ['all', 'week'] as const) {

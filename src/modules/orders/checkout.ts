@@ -148,6 +148,7 @@ export function createCheckout(deps: CheckoutDeps) {
               })),
               totalMinor: order.totalMinor,
               currency: order.currency,
+              placedAt: order.placedAt.toISOString(),
             },
           },
         ]);

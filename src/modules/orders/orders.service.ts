@@ -346,6 +346,7 @@ function orderEvent(
       })),
       totalMinor: order.total_minor,
       currency: order.currency,
+      placedAt: order.placed_at.toISOString(),
     },
   };
 }
