@@ -267,12 +267,13 @@ describe('bazaar stack up: web fleet behind HAProxy and nginx', { skip }, () => 
       assert.deepEqual([...statuses.keys()], [200]);
 
       const me = await call(`${lb}/api/auth/me`, { cookie });
-      // Fail closed: never served as anonymous or as the user. 503 UNAVAILABLE with Retry-After,
-      // not 401: the visitor is still signed in, and a 401 would make clients drop their session
-      // and send them to a login that cannot work until Redis is back (docs/configuration.md).
-      assert.equal(me.status, 503, `me with Redis down: ${me.status}`);
-      assert.equal(typeof me.body.code, 'string', 'a problem document with a code');
+      // Fail closed with a clear 401 (its own code, Retry-After; the cookie is kept): never served
+      // as the user, and no 5xx for a site that is up.
+      assert.equal(me.status, 401, `me with Redis down: ${me.status}`);
+      assert.equal(me.body.code, 'SESSIONS_UNAVAILABLE');
       assert.match(me.headers.get('content-type') ?? '', /problem\+json/);
+      const page = await call(`${lb}/api/products/${p!.id}`, { cookie });
+      assert.equal(page.status, 200, 'a signed-in visitor still reads the catalog, as anonymous');
       t.diagnostic(`Redis down: 100 catalog reads all 200; GET /api/auth/me → ${me.status} ${me.body.code}`);
     } finally {
       await startFleetProcess(dir, 'redis', quiet);

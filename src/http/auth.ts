@@ -31,13 +31,16 @@ export function registerAuth(app: FastifyInstance, sessions: SessionStore): void
     let pending = cache.get(this);
     if (!pending) {
       const id = this.cookies[SESSION_COOKIE];
-      // Fail closed: a session store that cannot answer is a 503, never an anonymous visitor.
+      // Fail closed: a session the store cannot check grants nothing. 401 with its own code and
+      // Retry-After (not a 5xx: the site is up, only sign-ins cannot be checked); the cookie is
+      // kept, so the visitor is signed in again as soon as the store answers.
       pending = id
         ? sessions.get(id).catch((err: unknown) => {
-            throw new AppError('UNAVAILABLE', 'sessions are unavailable; try again shortly', {
-              cause: err,
-              retryAfterSeconds: 1,
-            });
+            throw new AppError(
+              'SESSIONS_UNAVAILABLE',
+              'your sign-in cannot be checked right now (the session store is unavailable); you are still signed in, try again in a moment',
+              { cause: err, retryAfterSeconds: 1 },
+            );
           })
         : Promise.resolve(null);
       cache.set(this, pending);
@@ -51,6 +54,19 @@ export async function currentActor(request: FastifyRequest): Promise<Actor | nul
   if (!session?.userId) return null;
   const role = session.data['role'];
   return { userId: session.userId, role: ROLES.includes(role as Role) ? (role as Role) : 'buyer' };
+}
+
+/**
+ * The actor for a read anyone may make (a product page): when the session store cannot check the
+ * cookie, the visitor is served as anonymous (nothing a session grants) instead of refused.
+ */
+export async function publicActor(request: FastifyRequest): Promise<Actor | null> {
+  try {
+    return await currentActor(request);
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'SESSIONS_UNAVAILABLE') return null;
+    throw err;
+  }
 }
 
 export async function requireUser(request: FastifyRequest): Promise<Actor> {

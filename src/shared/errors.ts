@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'CART_EMPTY'
   | 'MIXED_CURRENCIES'
   | 'UNAVAILABLE'
+  | 'SESSIONS_UNAVAILABLE'
   | 'INTERNAL';
 
 export type AppErrorOptions = {

@@ -4,7 +4,7 @@
  */
 import { Type } from 'typebox';
 import type { ApiApp } from '../../http/app.ts';
-import { currentActor } from '../../http/auth.ts';
+import { currentActor, publicActor } from '../../http/auth.ts';
 import { IdParams, problems } from '../../http/schemas.ts';
 import { visitorId } from '../../http/visitor.ts';
 import {
@@ -76,7 +76,7 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
       },
     },
     async (request) => {
-      const product = await catalog.getProduct(await currentActor(request), request.params.id);
+      const product = await catalog.getProduct(await publicActor(request), request.params.id);
       clicks.add(CLICKSTREAM, {
         t: 'view',
         productId: product.id,

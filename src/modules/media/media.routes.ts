@@ -1,6 +1,6 @@
 /** /api/products/:id/photos and /api/photos/:photoId/complete. Thin: the service decides. */
 import type { ApiApp } from '../../http/app.ts';
-import { currentActor } from '../../http/auth.ts';
+import { currentActor, publicActor } from '../../http/auth.ts';
 import { IdParams, problems } from '../../http/schemas.ts';
 import {
   PhotoIdParams,
@@ -47,7 +47,7 @@ export function mediaRoutes(app: ApiApp, media: MediaService): void {
         response: { 200: PhotoListSchema, ...problems(400, 404) },
       },
     },
-    async (request) => ({ items: await media.listPhotos(await currentActor(request), request.params.id) }),
+    async (request) => ({ items: await media.listPhotos(await publicActor(request), request.params.id) }),
   );
 
   app.post(

@@ -63,7 +63,7 @@ function SearchBox() {
 }
 
 export function Header() {
-  const { user, setUser, cartCount } = useSession();
+  const { user, setUser, cartCount, signInPaused } = useSession();
   const navigate = useNavigate();
   const [error, setError] = useState<string | null>(null);
 
@@ -132,6 +132,12 @@ export function Header() {
       {error && (
         <div role="alert" className="alert header-alert">
           {error}
+        </div>
+      )}
+      {signInPaused && (
+        <div role="status" className="alert header-alert">
+          Your sign-in cannot be checked right now; you are still signed in. Browsing works, and we will try
+          again in a moment.
         </div>
       )}
     </header>

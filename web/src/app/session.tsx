@@ -13,7 +13,12 @@ type Session = {
   /** Fetch the cart again (after a change), updating the count; returns it. */
   refreshCart(): Promise<Cart | undefined>;
   categories: Category[] | undefined;
+  /** The API could not check the sign-in (its session store is down); it is retried on its own. */
+  signInPaused: boolean;
 };
+
+/** How long to wait before asking again whether the sign-in can be checked: 1 s, 2 s, … 30 s. */
+const retryDelayMs = (attempt: number) => Math.min(30_000, 1000 * 2 ** attempt);
 
 const SessionContext = createContext<Session | null>(null);
 
@@ -21,6 +26,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<User | null | undefined>(undefined);
   const [cartCount, setCartCount] = useState(0);
   const [categories, setCategories] = useState<Category[] | undefined>(undefined);
+  const [signInPaused, setSignInPaused] = useState(false);
 
   const refreshCart = useCallback(async () => {
     try {
@@ -33,15 +39,33 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, []);
 
   useEffect(() => {
-    api<{ user: User }>('/api/auth/me')
-      .then(({ user }) => setUser(user))
-      .catch((err: unknown) => {
-        setUser(null);
-        if (!(err instanceof ApiError && err.status === 401)) console.warn('could not load the session', err);
-      });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const loadUser = (attempt: number) => {
+      api<{ user: User }>('/api/auth/me')
+        .then(({ user }) => {
+          setSignInPaused(false);
+          setUser(user);
+        })
+        .catch((err: unknown) => {
+          // The cookie is still good, only unchecked for now: say so and ask again, rather than
+          // showing the visitor as signed out.
+          if (err instanceof ApiError && err.code === 'SESSIONS_UNAVAILABLE') {
+            setSignInPaused(true);
+            setUser((u) => (u === undefined ? null : u));
+            timer = setTimeout(() => loadUser(attempt + 1), retryDelayMs(attempt));
+            return;
+          }
+          setSignInPaused(false);
+          setUser(null);
+          if (!(err instanceof ApiError && err.status === 401))
+            console.warn('could not load the session', err);
+        });
+    };
+    loadUser(0);
     api<Category[]>('/api/categories')
       .then(setCategories)
       .catch(() => setCategories([]));
+    return () => clearTimeout(timer);
   }, []);
 
   // The cart follows the session (an anonymous cart merges at sign-in).
@@ -50,8 +74,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, [user, refreshCart]);
 
   const value = useMemo(
-    () => ({ user, setUser, cartCount, refreshCart, categories }),
-    [user, cartCount, refreshCart, categories],
+    () => ({ user, setUser, cartCount, refreshCart, categories, signInPaused }),
+    [user, cartCount, refreshCart, categories, signInPaused],
   );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
