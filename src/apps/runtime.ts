@@ -3,7 +3,12 @@
  * the platform, and migrations when asked.
  */
 import { type Config, ConfigError, loadConfig } from '../config/config.ts';
-import { createPlatform, type Platform, type PlatformOptions } from '../platform/platform.ts';
+import {
+  createPlatform,
+  DataDirBusyError,
+  type Platform,
+  type PlatformOptions,
+} from '../platform/platform.ts';
 import { MODULES } from './modules.ts';
 
 export function loadConfigOrExit(): Config {
@@ -18,8 +23,17 @@ export function loadConfigOrExit(): Config {
   }
 }
 
+/** The platform; a PGlite data directory in use by another process ends this one with one sentence (exit 1). */
 export async function startPlatform(config: Config, options: PlatformOptions = {}): Promise<Platform> {
-  return createPlatform(config, options);
+  try {
+    return await createPlatform(config, options);
+  } catch (err) {
+    if (err instanceof DataDirBusyError) {
+      process.stderr.write(`bazaar: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
 }
 
 export async function migrateAll(platform: Platform, log: (line: string) => void): Promise<number> {

@@ -36,6 +36,8 @@ import { createSqlStream } from './stream/sql/sql-stream.ts';
 import type { StreamPort } from './stream/stream.ts';
 import { createTelemetry, type Telemetry } from './telemetry/telemetry.ts';
 
+export { DataDirBusyError } from './sql/pglite/data-dir-lock.ts';
+
 export type Platform = Readonly<{
   sql: SqlPort;
   sessions: SessionStore;

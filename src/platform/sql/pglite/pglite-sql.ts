@@ -1,7 +1,8 @@
 /**
  * Embedded adapter: PGlite, real Postgres (the same SQL, full-text search and JSONB) in this
  * process. File-backed under `<dataDir>/pglite`, or in memory when `dataDir` is undefined (tests).
- * Limits: one connection, so queries run one at a time; one process may open a data directory.
+ * Limits: one connection, so queries run one at a time; one process may open a data directory
+ * (enforced: data-dir-lock.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely } from 'kysely';
 import { kyselySqlPort } from '../kysely-sql-port.ts';
 import type { SqlPort } from '../sql.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { PgliteDialect } from './pglite-dialect.ts';
 
 export async function createPgliteSql(options: { dataDir?: string | undefined } = {}): Promise<SqlPort> {
@@ -24,12 +26,30 @@ export async function openPglite(
   options: { dataDir?: string | undefined } = {},
 ): Promise<{ sql: SqlPort; pglite: PGlite; primary: Kysely<unknown> }> {
   let dir: string | undefined;
+  let unlock = () => {};
   if (options.dataDir !== undefined) {
     dir = join(options.dataDir, 'pglite');
     await mkdir(dir, { recursive: true });
+    unlock = lockDataDir(dir);
   }
-  const pglite = await PGlite.create(dir);
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(dir);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const primary = new Kysely<unknown>({ dialect: new PgliteDialect(pglite) });
-  const sql = kyselySqlPort({ backend: 'pglite', primary, close: () => primary.destroy() });
+  const sql = kyselySqlPort({
+    backend: 'pglite',
+    primary,
+    close: async () => {
+      try {
+        await primary.destroy();
+      } finally {
+        unlock();
+      }
+    },
+  });
   return { sql, pglite, primary };
 }
