@@ -5,8 +5,13 @@
  * and the app's GET /api/products/:id, GET /api/products?category=…, GET /api/products?q=…,
  * on PostgreSQL (when reachable) without and with the catalog cache, and on PGlite without it. Prints a table and writes bench/results/*.json.
  *
+ * Every server runs at once (idle while another is measured); each round measures every app
+ * target right after both baselines, ratios are taken within that triple, and the table reports
+ * medians over the rounds.
+ *
  * Settings: DATABASE_URL (admin URL of a PostgreSQL server; default postgres://postgres@127.0.0.1:5432/postgres),
- * BENCH_PRODUCTS (default 2000), BENCH_SECONDS per measurement (default 10), BENCH_CONNECTIONS (default 32).
+ * BENCH_PRODUCTS (default 2000), BENCH_SECONDS per measurement (default 4, after a quarter of that unmeasured), BENCH_ROUNDS (default 3),
+ * BENCH_CONNECTIONS (default 32).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,7 +32,8 @@ import {
 
 const adminUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const PRODUCTS = Number(process.env['BENCH_PRODUCTS'] ?? 2000);
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 4);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const opts = { seconds: SECONDS, connections: CONNECTIONS };
 
@@ -91,8 +97,22 @@ async function prepare(label: string, env: Record<string, string>): Promise<void
   );
 }
 
-/** The app's three catalog reads; request logging is off (LOG_LEVEL=warn), as in the baselines. */
-async function measureApp(label: string, env: Record<string, string>): Promise<LoadResult[]> {
+/** A server under test and the requests it answers. */
+type Target = {
+  db: string;
+  cache: string;
+  name: string;
+  base: string;
+  path: () => string;
+  /** Which baseline its "vs bare pg" ratio is taken against (same round). */
+  vsPg: boolean;
+};
+
+/** Starts the app (request logging off, LOG_LEVEL=warn, as in the baselines) and returns its three catalog reads. */
+async function startApp(
+  label: string,
+  env: Record<string, string>,
+): Promise<{ targets: (db: string, cache: string) => Target[]; stop(): Promise<void> }> {
   const port = await freePort();
   const server = await startNode(
     ['src/apps/web.ts'],
@@ -107,98 +127,166 @@ async function measureApp(label: string, env: Record<string, string>): Promise<L
     null,
   );
   const base = `http://127.0.0.1:${port}`;
-  try {
-    await waitReady(base);
-    const cat = await discover(base);
-    console.log(
-      `[${label}] ${cat.ids.length} products, ${cat.categories.length} categories; ${SECONDS}s per route…`,
-    );
-    return [
-      await load('GET /api/products/:id', base, () => `/api/products/${pick(cat.ids)}`, opts),
-      await load(
-        'GET /api/products?category=',
+  await waitReady(base);
+  const cat = await discover(base);
+  console.log(`[${label}] ${cat.ids.length} products, ${cat.categories.length} categories`);
+  return {
+    targets: (db, cache) => [
+      {
+        db,
+        cache,
+        name: 'GET /api/products/:id',
         base,
-        () => `/api/products?category=${pick(cat.categories)}`,
-        opts,
-      ),
-      await load(
-        'GET /api/products?q=',
+        path: () => `/api/products/${pick(cat.ids)}`,
+        vsPg: true,
+      },
+      {
+        db,
+        cache,
+        name: 'GET /api/products?category=',
         base,
-        () => `/api/products?q=${encodeURIComponent(pick(cat.words))}`,
-        opts,
-      ),
-    ];
-  } finally {
-    await server.stop();
-  }
+        path: () => `/api/products?category=${pick(cat.categories)}`,
+        vsPg: true,
+      },
+      {
+        db,
+        cache,
+        name: 'GET /api/products?q=',
+        base,
+        path: () => `/api/products?q=${encodeURIComponent(pick(cat.words))}`,
+        vsPg: true,
+      },
+    ],
+    stop: () => server.stop(),
+  };
 }
 
-const headers = ['database', 'cache', 'route', 'req/s', 'p99 ms', 'vs bare Fastify', 'vs bare pg', 'errors'];
-const rows: (string | number)[][] = [];
-const row = (db: string, cache: string, r: LoadResult, json: LoadResult, base: LoadResult | undefined) => [
-  db,
-  cache,
-  r.name,
-  Math.round(r.rps),
-  r.p99,
-  (r.rps / json.rps).toFixed(2),
-  base ? (r.rps / base.rps).toFixed(2) : 'n/a',
-  r.errors + r.non2xx,
-];
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 
-console.log(`bench:api on ${machine()}`);
-const jsonServer = await startNode(['bench/baseline-server.ts', 'json'], {}, /listening (\d+)/);
-const json = await load(
-  'bare Fastify JSON route',
-  `http://127.0.0.1:${jsonServer.match[1]}`,
-  () => '/bench/x',
-  opts,
-);
-await jsonServer.stop();
-rows.push(row('-', '-', json, json, undefined));
-
-let pgBaseline: LoadResult | undefined;
-if (await postgresReachable()) {
-  const url = await recreateDatabase('bazaar_bench');
-  await prepare('postgres', { DATABASE_URL: url });
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  const ids = (await client.query<{ id: string }>('select id from catalog.products')).rows.map((r) => r.id);
-  await client.end();
-  const pgServer = await startNode(['bench/baseline-server.ts', 'pg', url], {}, /listening (\d+)/);
-  pgBaseline = await load(
-    'bare pg PK lookup route',
-    `http://127.0.0.1:${pgServer.match[1]}`,
-    () => `/bench/${pick(ids)}`,
-    opts,
-  );
-  await pgServer.stop();
-  rows.push(row('postgres', '-', pgBaseline, json, pgBaseline));
-  // CACHE=none: every read is a database round trip, like the baseline (the foundation's target:
-  // detail >= 0.8 of bare pg); CACHE=memory: the catalog cache in front (nothing writes meanwhile).
-  for (const cache of ['none', 'memory']) {
-    for (const r of await measureApp(`postgres, cache ${cache}`, { DATABASE_URL: url, CACHE: cache }))
-      rows.push(row('postgres', cache, r, json, pgBaseline));
-  }
-} else {
-  console.log(`PostgreSQL at ${adminUrl} is not reachable: PostgreSQL rows skipped.`);
-}
-
-const dir = await mkdtemp(join(tmpdir(), 'bazaar-bench-'));
+console.log(`bench:api on ${machine()}; ${ROUNDS} rounds of ${SECONDS}s per target`);
+const stops: (() => Promise<void>)[] = [];
+const targets: Target[] = [];
 try {
-  await prepare('pglite', { DATA_DIR: dir });
-  for (const r of await measureApp('pglite, cache none', { DATA_DIR: dir, CACHE: 'none' }))
-    rows.push(row('pglite', 'none', r, json, pgBaseline));
-} finally {
-  await rm(dir, { recursive: true, force: true });
-}
+  const jsonServer = await startNode(['bench/baseline-server.ts', 'json'], {}, /listening (\d+)/);
+  stops.push(() => jsonServer.stop());
+  const json: Target = {
+    db: '-',
+    cache: '-',
+    name: 'bare Fastify JSON route',
+    base: `http://127.0.0.1:${jsonServer.match[1]}`,
+    path: () => '/bench/x',
+    vsPg: false,
+  };
+  targets.push(json);
 
-console.log(`\n${table(headers, rows)}`);
-const file = await writeResult('api', {
-  machine: machine(),
-  products: PRODUCTS,
-  seconds: SECONDS,
-  connections: CONNECTIONS,
-  rows: rows.map((r) => Object.fromEntries(headers.map((h, i) => [h, r[i]]))),
-});
-console.log(`\nwritten ${file}`);
+  let pgBaseline: Target | undefined;
+  if (await postgresReachable()) {
+    const url = await recreateDatabase('bazaar_bench');
+    await prepare('postgres', { DATABASE_URL: url });
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const ids = (await client.query<{ id: string }>('select id from catalog.products')).rows.map((r) => r.id);
+    await client.end();
+    const pgServer = await startNode(['bench/baseline-server.ts', 'pg', url], {}, /listening (\d+)/);
+    stops.push(() => pgServer.stop());
+    pgBaseline = {
+      db: 'postgres',
+      cache: '-',
+      name: 'bare pg PK lookup route',
+      base: `http://127.0.0.1:${pgServer.match[1]}`,
+      path: () => `/bench/${pick(ids)}`,
+      vsPg: false,
+    };
+    targets.push(pgBaseline);
+    // CACHE=none: every read is a database round trip, like the baseline (the foundation's target:
+    // detail >= 0.8 of bare pg); CACHE=memory: the catalog cache in front (nothing writes meanwhile).
+    for (const cache of ['none', 'memory']) {
+      const app = await startApp(`postgres, cache ${cache}`, { DATABASE_URL: url, CACHE: cache });
+      stops.push(app.stop);
+      targets.push(...app.targets('postgres', cache));
+    }
+  } else {
+    console.log(`PostgreSQL at ${adminUrl} is not reachable: PostgreSQL rows skipped.`);
+  }
+
+  const dir = await mkdtemp(join(tmpdir(), 'bazaar-bench-'));
+  stops.push(() => rm(dir, { recursive: true, force: true }));
+  await prepare('pglite', { DATA_DIR: dir });
+  const lite = await startApp('pglite, cache none', { DATA_DIR: dir, CACHE: 'none' });
+  stops.splice(stops.length - 1, 0, lite.stop); // stop the app before removing its directory
+  targets.push(...lite.targets('pglite', 'none'));
+
+  // Rounds: each app target is measured right after the two baselines, and its ratios come from
+  // that triple: a shared machine's speed drifts within a minute, so only adjacent measurements
+  // compare. The table gives medians over the rounds.
+  const runs = new Map<Target, LoadResult[]>(targets.map((t) => [t, []]));
+  const vsJson = new Map<Target, number[]>(targets.map((t) => [t, []]));
+  const vsPg = new Map<Target, number[]>(targets.map((t) => [t, []]));
+  const measure = async (t: Target) => {
+    const r = await load(t.name, t.base, t.path, opts);
+    runs.get(t)!.push(r);
+    return r;
+  };
+  const subjects = targets.filter((t) => t !== json && t !== pgBaseline);
+  for (let round = 1; round <= ROUNDS; round++) {
+    console.log(`round ${round}/${ROUNDS}…`);
+    for (const t of subjects) {
+      const j = await measure(json);
+      const b = pgBaseline ? await measure(pgBaseline) : undefined;
+      const r = await measure(t);
+      vsJson.get(t)!.push(r.rps / j.rps);
+      if (b) {
+        vsPg.get(t)!.push(r.rps / b.rps);
+        vsJson.get(pgBaseline!)!.push(b.rps / j.rps);
+      }
+      vsJson.get(json)!.push(1);
+      if (b) vsPg.get(pgBaseline!)!.push(1);
+    }
+  }
+
+  const headers = [
+    'database',
+    'cache',
+    'route',
+    'req/s',
+    'p99 ms',
+    'vs bare Fastify',
+    'vs bare pg',
+    'vs bare pg, rounds',
+    'errors',
+  ];
+  const rows = targets.map((t) => {
+    const rs = runs.get(t)!;
+    const pgRatios = vsPg.get(t)!;
+    const withPg = pgBaseline !== undefined && (t.vsPg || t === pgBaseline);
+    return [
+      t.db,
+      t.cache,
+      t.name,
+      Math.round(median(rs.map((r) => r.rps))),
+      median(rs.map((r) => r.p99)),
+      median(vsJson.get(t)!).toFixed(2),
+      withPg ? median(pgRatios).toFixed(2) : 'n/a',
+      withPg && t !== pgBaseline ? pgRatios.map((x) => x.toFixed(2)).join(' ') : '',
+      rs.reduce((n, r) => n + r.errors + r.non2xx, 0),
+    ];
+  });
+  console.log(`\n${table(headers, rows)}`);
+  console.log('\nreq/s and p99: medians over the rounds; ratios: medians of the per-round ratios.');
+  const file = await writeResult('api', {
+    machine: machine(),
+    products: PRODUCTS,
+    seconds: SECONDS,
+    rounds: ROUNDS,
+    connections: CONNECTIONS,
+    rows: rows.map((r) => Object.fromEntries(headers.map((h, i) => [h, r[i]]))),
+    runs: targets.map((t) => ({ db: t.db, cache: t.cache, route: t.name, runs: runs.get(t) })),
+  });
+  console.log(`\nwritten ${file}`);
+} finally {
+  for (const stop of stops.reverse()) await stop();
+}

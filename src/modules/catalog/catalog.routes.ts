@@ -5,6 +5,7 @@
 import { Type } from 'typebox';
 import type { ApiApp } from '../../http/app.ts';
 import { currentActor, publicActor } from '../../http/auth.ts';
+import { cachedJson } from '../../http/cached-json.ts';
 import { IdParams, problems } from '../../http/schemas.ts';
 import { visitorId } from '../../http/visitor.ts';
 import {
@@ -28,6 +29,10 @@ export type Clicks = { add(stream: string, record: Record<string, unknown>): voi
 export const CLICKSTREAM = 'clickstream';
 
 export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clicks): void {
+  // Cached pages and products come back as shared frozen objects: their JSON is made once each.
+  const pageJson = cachedJson();
+  const productJson = cachedJson();
+
   app.get(
     '/api/categories',
     {
@@ -53,7 +58,7 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
         response: { 200: ProductPageSchema, ...problems(400, 404) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const page = await catalog.listProducts(request.query);
       const { q, category, cursor } = request.query;
       if (!cursor && (q?.trim() || category)) {
@@ -61,7 +66,7 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
         if (q?.trim()) clicks.add(CLICKSTREAM, { t: 'search', q, results: page.items.length, visitor });
         if (category) clicks.add(CLICKSTREAM, { t: 'list', category, visitor });
       }
-      return page;
+      return pageJson(reply, page);
     },
   );
 
@@ -75,7 +80,7 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
         response: { 200: ProductSchema, ...problems(400, 404) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const product = await catalog.getProduct(await publicActor(request), request.params.id);
       clicks.add(CLICKSTREAM, {
         t: 'view',
@@ -84,7 +89,7 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
         categoryId: product.categoryId,
         visitor: visitorId(request),
       });
-      return product;
+      return productJson(reply, product);
     },
   );
 
