@@ -267,7 +267,7 @@ for (const backend of BACKENDS) {
         const uncached = await createProduct(t, seller);
         assert.equal((await request(t, 'GET', `/api/products/${cachedOne.id}`)).statusCode, 200);
         // Make the entry stale (as an expiry or an invalidation does); it stays within grace.
-        await t.platform.cache.deleteByTag(`product:${cachedOne.id}`);
+        await t.platform.cache.expire(`product:${cachedOne.id}`, { graceMs: 60_000 });
 
         const outage = await takeDatabaseAway(backend, t);
         try {

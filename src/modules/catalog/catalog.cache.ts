@@ -5,7 +5,7 @@
  *
  * | key                                               | value                                | TTL    | tags                                                        |
  * |---------------------------------------------------|--------------------------------------|--------|-------------------------------------------------------------|
- * | `product:<id>`                                    | the public product, or null          | 5 min  | `product:<id>`                                              |
+ * | `product:<id>`                                    | the public product, or null          | 5 min  | none: a change expires the key itself                       |
  * | `categories`                                      | every category row                   | 1 h    | `categories`                                                |
  * | `listing:<category>:<seller>:<sort>:<limit>`      | first page of a listing              | 60 s   | `listings`, `listing:category:<id>` / `listing:seller:<id>` / `listing:all` |
  * | `search:<category>:<seller>:<sort>:<limit>:<tsquery>` | first page of a search          | 30 s   | `search`                                                    |
@@ -38,8 +38,8 @@ export const CACHE_TTL_MS = {
 /** How long after expiry or invalidation an entry may still be served when the database fails. */
 export const GRACE_MS = 60 * 60_000;
 
-/** Tag of everything cached about one product (its detail entry). */
-export const productTag = (id: string): string => `product:${id.toLowerCase()}`;
+/** The key of a product's detail entry. Untagged: every read of a tagged key also reads its tags' invalidation times, and a product's only dependant is this one key, so a change expires it directly. */
+export const productKey = (id: string): string => `product:${id.toLowerCase()}`;
 
 /** What changed, for invalidation: the product and every category it was or is in. */
 export type ProductChange = Readonly<{
@@ -98,11 +98,7 @@ export function createCatalogCache(cache: Cache | undefined, db: DomainDb<Catalo
 
   return {
     product: (id, load) =>
-      cache.getOrSet(`product:${id.toLowerCase()}`, load, {
-        ttlMs: CACHE_TTL_MS.product,
-        graceMs: GRACE_MS,
-        tags: [productTag(id)],
-      }),
+      cache.getOrSet(productKey(id), load, { ttlMs: CACHE_TTL_MS.product, graceMs: GRACE_MS }),
 
     categories,
 
@@ -129,7 +125,7 @@ export function createCatalogCache(cache: Cache | undefined, db: DomainDb<Catalo
     },
 
     async productChanged(change) {
-      const tags = [productTag(change.productId), 'listing:all', `listing:seller:${change.sellerId}`];
+      const tags = ['listing:all', `listing:seller:${change.sellerId}`];
       try {
         const rows = await categories();
         for (const id of new Set(change.categoryIds)) {
@@ -144,13 +140,15 @@ export function createCatalogCache(cache: Cache | undefined, db: DomainDb<Catalo
       }
       if (change.leftPublic) {
         tags.push('search');
-        await cache.delete(`product:${change.productId.toLowerCase()}`);
+        await cache.delete(productKey(change.productId));
+      } else {
+        await cache.expire(productKey(change.productId), { graceMs: GRACE_MS });
       }
       await cache.deleteByTag(tags);
     },
 
     async stockChanged(productIds) {
-      if (productIds.length > 0) await cache.deleteByTag(productIds.map(productTag));
+      for (const id of new Set(productIds)) await cache.expire(productKey(id), { graceMs: GRACE_MS });
     },
 
     async productsInserted() {

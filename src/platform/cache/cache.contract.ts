@@ -136,6 +136,25 @@ export function cacheContract(subject: CacheContractSubject): void {
         assert.equal(await cache.getOrSet('k:short-grace', async () => ++n, opts), 1);
       }));
 
+    it('when a key is expired, then the next read waits for the new value, and within grace a failing loader gets the old one', () =>
+      withCache(async (make) => {
+        const cache = make();
+        const opts = { ttlMs: 60_000, graceMs: 60_000 };
+        assert.equal(await cache.getOrSet('product:e1', async () => 'v1', opts), 'v1');
+        await cache.expire('product:e1', { graceMs: 60_000 });
+        assert.equal(await cache.getOrSet('product:e1', async () => 'v2', opts), 'v2');
+        await cache.expire('product:e1', { graceMs: 60_000 });
+        const served = await cache.getOrSet(
+          'product:e1',
+          async () => {
+            throw new Error('database down');
+          },
+          opts,
+        );
+        assert.equal(served, 'v2');
+        assert.equal(cache.stats().staleServed, 1);
+      }));
+
     it('when a key or a tag is deleted, then the next read loads again', () =>
       withCache(async (make) => {
         const cache = make();
@@ -183,6 +202,29 @@ export function cacheContract(subject: CacheContractSubject): void {
           for (let i = 0; i < 3; i++)
             assert.deepEqual(await b.getOrSet('product:refill', fail, opts), { n: 1 });
           assert.equal(b.stats().hits, 3);
+        }),
+    );
+
+    it(
+      'when one instance expires a key, then another instance loads the new value within a second',
+      { skip: subject.shared ? undefined : 'memory only: instances share nothing' },
+      () =>
+        withCache(async (make) => {
+          const a = make();
+          const b = make();
+          const opts = { ttlMs: 60_000, graceMs: 60_000 };
+          assert.equal(await a.getOrSet('product:e2', async () => 'old', opts), 'old');
+          assert.equal(await b.getOrSet('product:e2', async () => 'unused', opts), 'old');
+          await sleep(100); // let both subscribe to the bus
+          await a.expire('product:e2', { graceMs: 60_000 });
+          const deadline = Date.now() + 1000;
+          let seen = '';
+          while (Date.now() < deadline) {
+            seen = await b.getOrSet('product:e2', async () => 'new', opts);
+            if (seen === 'new') break;
+            await sleep(20);
+          }
+          assert.equal(seen, 'new');
         }),
     );
 

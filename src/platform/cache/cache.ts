@@ -43,6 +43,12 @@ export interface Cache {
   getOrSet<T>(key: string, loader: () => Promise<T>, options: CacheGetOptions): Promise<T>;
   /** Removes `key` on every instance. Idempotent. */
   delete(key: string): Promise<void>;
+  /**
+   * Invalidates `key` on every instance but keeps its value for `graceMs` (default: none), served
+   * only when the loader fails (as `deleteByTag` does for tagged keys, without the tag lookup
+   * every tagged read pays). Idempotent.
+   */
+  expire(key: string, options?: Readonly<{ graceMs?: number }>): Promise<void>;
   /** Invalidates every key tagged with `tag` (or any of `tags`) on every instance; an invalidated value may still be served within its grace when its loader fails. Idempotent. */
   deleteByTag(tag: string | readonly string[]): Promise<void>;
   /** Counters since start (or the last `resetStats`). */
@@ -167,6 +173,14 @@ export function createCache(options: CacheOptions = {}): Cache {
       await bento.delete({ key });
       repeat(() => bento.delete({ key }));
     },
+    async expire(key, opts = {}) {
+      // bentocache rewrites the expired entry in Redis with the call's options: its grace is how
+      // long that copy stays there (else the default TTL, 30 min). `expire` takes the common
+      // options at run time, though its type names only suppressL2Errors.
+      const options = { key, grace: opts.graceMs ? opts.graceMs : false } as { key: string };
+      await bento.expire(options);
+      repeat(() => bento.expire(options));
+    },
     async deleteByTag(tag) {
       const tags = typeof tag === 'string' ? [tag] : [...tag];
       await bento.deleteByTag({ tags });
@@ -205,6 +219,7 @@ export function createPassThroughCache(): Cache {
       return loader();
     },
     async delete() {},
+    async expire() {},
     async deleteByTag() {},
     stats: () => ({ hits: 0, misses, staleServed: 0, loads: { ...loads } }),
     resetStats() {
