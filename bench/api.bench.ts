@@ -6,11 +6,11 @@
  * on PostgreSQL (when reachable) without and with the catalog cache, and on PGlite without it. Prints a table and writes bench/results/*.json.
  *
  * Every server runs at once (idle while another is measured); each round measures every app
- * target right after both baselines, ratios are taken within that triple, and the table reports
+ * target next to both baselines, ratios are taken within that triple, and the table reports
  * medians over the rounds.
  *
  * Settings: DATABASE_URL (admin URL of a PostgreSQL server; default postgres://postgres@127.0.0.1:5432/postgres),
- * BENCH_PRODUCTS (default 2000), BENCH_SECONDS per measurement (default 4, after a quarter of that unmeasured), BENCH_ROUNDS (default 3),
+ * BENCH_PRODUCTS (default 2000), BENCH_SECONDS per measurement (default 4, after a quarter of that unmeasured), BENCH_ROUNDS (default 4),
  * BENCH_CONNECTIONS (default 32).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -33,7 +33,7 @@ import {
 const adminUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const PRODUCTS = Number(process.env['BENCH_PRODUCTS'] ?? 2000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 4);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 4);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const opts = { seconds: SECONDS, connections: CONNECTIONS };
 
@@ -220,8 +220,8 @@ try {
   stops.splice(stops.length - 1, 0, lite.stop); // stop the app before removing its directory
   targets.push(...lite.targets('pglite', 'none'));
 
-  // Rounds: each app target is measured right after the two baselines, and its ratios come from
-  // that triple: a shared machine's speed drifts within a minute, so only adjacent measurements
+  // Rounds: each app target is measured next to the two baselines (after them in odd rounds,
+  // before them in even ones), and its ratios come from that triple: a shared machine's speed drifts within a minute, so only adjacent measurements
   // compare. The table gives medians over the rounds.
   const runs = new Map<Target, LoadResult[]>(targets.map((t) => [t, []]));
   const vsJson = new Map<Target, number[]>(targets.map((t) => [t, []]));
@@ -235,9 +235,12 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     console.log(`round ${round}/${ROUNDS}…`);
     for (const t of subjects) {
+      // Odd rounds: baselines first; even rounds: the app first (no order bias in the median).
+      const first = round % 2 === 1;
+      const r0 = first ? undefined : await measure(t);
       const j = await measure(json);
       const b = pgBaseline ? await measure(pgBaseline) : undefined;
-      const r = await measure(t);
+      const r = r0 ?? (await measure(t));
       vsJson.get(t)!.push(r.rps / j.rps);
       if (b) {
         vsPg.get(t)!.push(r.rps / b.rps);
