@@ -1,9 +1,11 @@
 /**
- * Batches appends made on the request path: records wait in memory for at most `flushMs` (or
- * until `maxRecords` are waiting) and go to the stream in one call. The request never waits
- * for the database. Trade-off, stated: a process that crashes loses at most `flushMs` of
- * clickstream; a graceful shutdown flushes (`close`). A failed flush is reported and dropped,
- * never retried forever (clickstream is best effort; orders and money never go this way).
+ * Batches appends made on the request path: records wait in memory for at most `flushMs`, or
+ * until a full batch (MAX_APPEND_BATCH) of a stream is waiting, and go to the stream in one call
+ * per batch. The request never waits for the database. `maxQueued` bounds what waits while the
+ * stream is slower than the requests (then records are dropped and counted). Trade-off, stated: a
+ * process that crashes loses at most `flushMs` of clickstream; a graceful shutdown flushes
+ * (`close`). A failed flush is reported and dropped, never retried forever (clickstream is best
+ * effort; orders and money never go this way).
  */
 import { MAX_APPEND_BATCH, type StreamPort } from './stream.ts';
 
@@ -28,6 +30,7 @@ export function createBufferedAppender(
   let queued = 0;
   let dropped = 0;
   let flushing: Promise<void> = Promise.resolve();
+  let full = false; // a full batch is waiting and a flush for it is scheduled
 
   async function sendAll(): Promise<void> {
     const batches = [...queues.entries()];
@@ -47,7 +50,10 @@ export function createBufferedAppender(
   }
 
   const flush = (): Promise<void> => {
-    flushing = flushing.then(sendAll);
+    flushing = flushing.then(() => {
+      full = false;
+      return sendAll();
+    });
     return flushing;
   };
   const timer = setInterval(() => {
@@ -68,6 +74,12 @@ export function createBufferedAppender(
       }
       q.push(record);
       queued++;
+      // A full batch goes now (after any flush in flight), not at the next tick of the timer: at
+      // thousands of records a second the timer alone would let the queue reach maxQueued.
+      if (q.length >= MAX_APPEND_BATCH && !full) {
+        full = true;
+        void flush();
+      }
     },
     flush,
     async close() {

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createBufferedAppender } from './buffered-appender.ts';
 import type { StreamPort } from './stream.ts';
 
@@ -139,6 +140,25 @@ export function streamContract(subject: StreamContractSubject): void {
           Array.from({ length: 700 }, (_, i) => i),
         );
         assert.equal(appender.dropped, 0);
+      }));
+
+    it('when records come faster than the flush timer, then full batches go at once and none is dropped', () =>
+      withStream(async (s) => {
+        const appender = createBufferedAppender(s, { flushMs: 60_000, maxQueued: 1000 });
+        for (let i = 0; i < 3000; i++) {
+          appender.add('g', { i });
+          if (i % 250 === 249) await sleep(20); // requests interleave with I/O
+        }
+        await sleep(100);
+        const before = await s.read('g', null, { limit: 5000, settleMs: 0 });
+        assert.ok(before.length >= 2500, `full batches were sent before the timer: ${before.length}`);
+        await appender.close();
+        assert.equal(appender.dropped, 0);
+        const got = await s.read('g', null, { limit: 5000, settleMs: 0 });
+        assert.deepEqual(
+          got.map((r) => r.data['i']),
+          Array.from({ length: 3000 }, (_, i) => i),
+        );
       }));
   });
 }
