@@ -140,7 +140,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
 
   await app.register(cookie);
   registerRequestCounters(app, platform.telemetry, { exposeHeaders: config.exposeCounters });
-  registerAuth(app, platform.sessions);
+  registerAuth(app, platform.sessions, { storeIsDatabase: config.sessionStore === 'sql' });
   registerReadYourWrites(app, platform.sql, {
     ttlMs: config.readYourWritesTtlMs,
     secure: (request) => cookieSecure(request, config),

@@ -25,22 +25,34 @@ declare module 'fastify' {
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
-export function registerAuth(app: FastifyInstance, sessions: SessionStore): void {
+export function registerAuth(
+  app: FastifyInstance,
+  sessions: SessionStore,
+  /** Whether sessions live in the application's database (SESSION_STORE=sql). */
+  options: Readonly<{ storeIsDatabase: boolean }>,
+): void {
   const cache = new WeakMap<FastifyRequest, Promise<Session | null>>();
   app.decorateRequest('session', function (this: FastifyRequest) {
     let pending = cache.get(this);
     if (!pending) {
       const id = this.cookies[SESSION_COOKIE];
-      // Fail closed: a session the store cannot check grants nothing. 401 with its own code and
-      // Retry-After (not a 5xx: the site is up, only sign-ins cannot be checked); the cookie is
-      // kept, so the visitor is signed in again as soon as the store answers.
+      // Fail closed: a session the store cannot check grants nothing. A session store of its own
+      // (Redis) that is down: 401 with its own code and Retry-After, not a 5xx (the site is up,
+      // only sign-ins cannot be checked), and the cookie is kept, so the visitor is signed in
+      // again as soon as the store answers. Sessions in the database, which is down (or failing
+      // over): 503 with Retry-After, like every other request that needs the database.
       pending = id
         ? sessions.get(id).catch((err: unknown) => {
-            throw new AppError(
-              'SESSIONS_UNAVAILABLE',
-              'your sign-in cannot be checked right now (the session store is unavailable); you are still signed in, try again in a moment',
-              { cause: err, retryAfterSeconds: 1 },
-            );
+            throw options.storeIsDatabase
+              ? new AppError('UNAVAILABLE', 'sessions are unavailable; try again shortly', {
+                  cause: err,
+                  retryAfterSeconds: 1,
+                })
+              : new AppError(
+                  'SESSIONS_UNAVAILABLE',
+                  'your sign-in cannot be checked right now (the session store is unavailable); you are still signed in, try again in a moment',
+                  { cause: err, retryAfterSeconds: 1 },
+                );
           })
         : Promise.resolve(null);
       cache.set(this, pending);
@@ -64,7 +76,9 @@ export async function publicActor(request: FastifyRequest): Promise<Actor | null
   try {
     return await currentActor(request);
   } catch (err) {
-    if (err instanceof AppError && err.code === 'SESSIONS_UNAVAILABLE') return null;
+    // Only the session lookup can fail here: whichever store it is, read on as anonymous.
+    if (err instanceof AppError && (err.code === 'SESSIONS_UNAVAILABLE' || err.code === 'UNAVAILABLE'))
+      return null;
     throw err;
   }
 }
