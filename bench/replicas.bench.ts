@@ -4,6 +4,7 @@
  * one run, on a topology made by `bazaar stack db --replicas 2` in a temporary folder. Prints
  * req/s, the share of catalog reads served by the primary (pg_stat_statements on every node),
  * and the router's overhead per query versus a direct pool to the same replica.
+ * The app runs with CACHE=none: every catalog read reaches a database, which is what is measured.
  *
  * Settings: BENCH_PRODUCTS (default 2000), BENCH_SECONDS per measurement (default 10),
  * BENCH_CONNECTIONS (default 32), BENCH_QUERIES for the overhead loop (default 5000).
@@ -77,7 +78,14 @@ async function measureMix(
   const port = await freePort();
   const server = await startNode(
     ['src/apps/web.ts'],
-    { ...env, PORT: String(port), LOG_LEVEL: 'warn', SEED: 'false', MIGRATE_ON_START: 'false' },
+    {
+      ...env,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      SEED: 'false',
+      MIGRATE_ON_START: 'false',
+      CACHE: 'none',
+    },
     null,
   );
   const base = `http://127.0.0.1:${port}`;

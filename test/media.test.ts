@@ -37,6 +37,42 @@ const KITCHEN = '0190a8c0-0000-7000-8000-000000000101';
 const MB = 1024 * 1024;
 
 type Who = Readonly<{ userId: string; cookie: string }>;
+type Role = 'buyer' | 'seller' | 'admin';
+type InjectResponse = Awaited<ReturnType<TestApp['app']['inject']>>;
+type Api = (method: 'GET' | 'POST', url: string, who?: Who, payload?: object) => Promise<InjectResponse>;
+
+async function signInAs(t: TestApp, role: Role): Promise<Who> {
+  const userId = uuidv7();
+  const s = await t.platform.sessions.create({ userId, data: { role } });
+  return { userId, cookie: `bazaar_session=${s.id}` };
+}
+
+function callApi(t: TestApp, ...[method, url, who, payload]: Parameters<Api>): Promise<InjectResponse> {
+  return t.app.inject({
+    method,
+    url,
+    headers: who ? { cookie: who.cookie } : {},
+    ...(payload ? { payload } : {}),
+  });
+}
+
+async function publishedProduct(
+  t: TestApp,
+  seller: Who,
+  title: string,
+  priceMinor: number,
+  stock: number,
+): Promise<Product> {
+  const res = await callApi(t, 'POST', '/api/products', seller, {
+    categoryId: KITCHEN,
+    title,
+    priceMinor,
+    stock,
+    status: 'published',
+  });
+  assert.equal(res.statusCode, 201, res.body);
+  return res.json() as Product;
+}
 
 /** A 1600 x 1200 JPEG with a gradient, optionally carrying EXIF GPS. */
 async function photoJpeg(gps = false): Promise<Buffer> {
@@ -106,31 +142,9 @@ for (const backend of BACKENDS) {
       await rm(dataDir, { recursive: true, force: true });
     });
 
-    async function signIn(role: 'buyer' | 'seller' | 'admin'): Promise<Who> {
-      const userId = uuidv7();
-      const s = await t.platform.sessions.create({ userId, data: { role } });
-      return { userId, cookie: `bazaar_session=${s.id}` };
-    }
-
-    const api = (method: 'GET' | 'POST', url: string, who?: Who, payload?: object) =>
-      t.app.inject({
-        method,
-        url,
-        headers: who ? { cookie: who.cookie } : {},
-        ...(payload ? { payload } : {}),
-      });
-
-    async function product(seller: Who): Promise<Product> {
-      const res = await api('POST', '/api/products', seller, {
-        categoryId: KITCHEN,
-        title: 'Speckled mug',
-        priceMinor: 2400,
-        stock: 3,
-        status: 'published',
-      });
-      assert.equal(res.statusCode, 201, res.body);
-      return res.json() as Product;
-    }
+    const signIn = (role: Role) => signInAs(t, role);
+    const api: Api = (...args) => callApi(t, ...args);
+    const product = (seller: Who) => publishedProduct(t, seller, 'Speckled mug', 2400, 3);
 
     async function requestUpload(seller: Who, productId: string, contentType: string, size: number) {
       const res = await api('POST', `/api/products/${productId}/photos`, seller, { contentType, size });
@@ -452,31 +466,9 @@ for (const uploadMethod of ['post', 'put'] as const) {
       if (dataDir) await rm(dataDir, { recursive: true, force: true });
     });
 
-    async function signIn(role: 'buyer' | 'seller'): Promise<Who> {
-      const userId = uuidv7();
-      const s = await t.platform.sessions.create({ userId, data: { role } });
-      return { userId, cookie: `bazaar_session=${s.id}` };
-    }
-
-    const api = (method: 'GET' | 'POST', url: string, who?: Who, payload?: object) =>
-      t.app.inject({
-        method,
-        url,
-        headers: who ? { cookie: who.cookie } : {},
-        ...(payload ? { payload } : {}),
-      });
-
-    async function product(seller: Who): Promise<Product> {
-      const res = await api('POST', '/api/products', seller, {
-        categoryId: KITCHEN,
-        title: 'Teapot',
-        priceMinor: 3000,
-        stock: 2,
-        status: 'published',
-      });
-      assert.equal(res.statusCode, 201, res.body);
-      return res.json() as Product;
-    }
+    const signIn = (role: Role) => signInAs(t, role);
+    const api: Api = (...args) => callApi(t, ...args);
+    const product = (seller: Who) => publishedProduct(t, seller, 'Teapot', 3000, 2);
 
     async function requestUpload(seller: Who, productId: string, size: number): Promise<PhotoUpload> {
       const res = await api('POST', `/api/products/${productId}/photos`, seller, {
