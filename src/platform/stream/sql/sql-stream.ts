@@ -31,18 +31,17 @@ export function createSqlStream(sql: SqlPort, options: { now?: () => number } = 
       if (records.length > MAX_APPEND_BATCH) {
         throw new RangeError(`at most ${MAX_APPEND_BATCH} records per append, got ${records.length}`);
       }
-      let lines = '';
-      for (let i = 0; i < records.length; i++) {
-        // JSON.stringify escapes newlines inside strings, so a line is exactly one record.
-        const json = JSON.stringify(records[i]);
-        if (json.length > MAX_RECORD_BYTES || Buffer.byteLength(json) > MAX_RECORD_BYTES) {
+      // JSON.stringify escapes newlines inside strings, so a line is exactly one record.
+      const lines = records.map((r) => {
+        const json = JSON.stringify(r);
+        if (Buffer.byteLength(json) > MAX_RECORD_BYTES) {
           throw new RangeError(`a stream record is larger than ${MAX_RECORD_BYTES} bytes`);
         }
-        lines = i === 0 ? json : `${lines}\n${json}`;
-      }
+        return json;
+      });
       await db
         .insertInto('stream_batches')
-        .values({ stream, at: new Date(now()), count: records.length, records: lines })
+        .values({ stream, at: new Date(now()), count: records.length, records: lines.join('\n') })
         .execute();
     },
 
