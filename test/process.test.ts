@@ -47,13 +47,24 @@ describe('web process', () => {
   after(() => rm(dataDir, { recursive: true, force: true }));
 
   it('when settings are bad, then it names each in one line with an example and exits non-zero', async () => {
-    const p = run({ DATA_DIR: dataDir, PORT: 'eighty', DATABASE_URL: 'mysql://db/x', SESSION_IDLE_TTL: '5' });
+    const p = run({
+      DATA_DIR: dataDir,
+      PORT: 'eighty',
+      DATABASE_URL: 'mysql://db/x',
+      SESSION_IDLE_TTL: '5',
+      CLICKSTREAM_RETENTION: '5m',
+    });
     assert.equal(await p.exit, 1);
     const lines = p.output().split('\n');
     assert.ok(lines.some((l) => l.includes('PORT="eighty"') && l.includes('example: PORT=')));
     assert.ok(lines.some((l) => l.includes('DATABASE_URL="mysql://db/x"') && l.includes('postgres://')));
     assert.ok(
       lines.some((l) => l.includes('SESSION_IDLE_TTL="5"') && l.includes('example: SESSION_IDLE_TTL=')),
+    );
+    assert.ok(
+      lines.some(
+        (l) => l.includes('CLICKSTREAM_RETENTION="5m"') && l.includes('example: CLICKSTREAM_RETENTION=7d'),
+      ),
     );
   });
 
