@@ -18,7 +18,7 @@ import { BentoCache, bentostore } from 'bentocache';
 import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
 import { redisOptions } from '../redis-options.ts';
 import { countCache } from '../telemetry/request-counters.ts';
-import { memoryTier } from './memory-tier.ts';
+import { memoryTier, NOT_FRESH } from './memory-tier.ts';
 
 export type CacheGetOptions = Readonly<{
   /** How long a loaded value is fresh, in ms (before jitter). */
@@ -87,16 +87,17 @@ export function createCache(options: CacheOptions = {}): Cache {
   const memory = memoryTier({
     maxSize: options.maxMemoryBytes ?? 64 * 1024 * 1024,
     maxItems: options.maxMemoryItems ?? 100_000,
-  }) as unknown as Parameters<ReturnType<typeof bentostore>['useL1Layer']>[0];
+  });
+  const l1 = memory as unknown as Parameters<ReturnType<typeof bentostore>['useL1Layer']>[0];
   // Options, not the URL: the bus driver spreads its connection into an object, so a URL string
   // would silently become ioredis' defaults (localhost:6379).
   const connection = options.redisUrl ? redisOptions(options.redisUrl) : undefined;
   const store = connection
     ? bentostore()
-        .useL1Layer(memory)
+        .useL1Layer(l1)
         .useL2Layer(redisDriver({ connection, prefix }))
         .useBus(redisBusDriver({ connection, retryQueue: { enabled: false } }))
-    : bentostore().useL1Layer(memory);
+    : bentostore().useL1Layer(l1);
   const bento = new BentoCache({
     default: 'main',
     prefix,
@@ -124,6 +125,13 @@ export function createCache(options: CacheOptions = {}): Cache {
 
   return {
     async getOrSet<T>(key: string, loader: () => Promise<T>, opts: CacheGetOptions): Promise<T> {
+      // A fresh untagged value in the memory tier is what bentocache would answer: answer it here.
+      const fresh = memory.freshValue(key);
+      if (fresh !== NOT_FRESH) {
+        hits++;
+        countCache('hit');
+        return fresh as T;
+      }
       const ttl = Math.max(1, Math.round(opts.ttlMs * (1 + Math.random() * JITTER)));
       let loaded = false;
       let loaderError: { error: unknown } | undefined;

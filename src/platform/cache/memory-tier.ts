@@ -11,11 +11,26 @@
  *
  * bentocache 1.6 hands an L1 that does not serialise a serialised entry when it refills L1 from
  * L2 (upstream issue Julien-R44/bentocache#111); `set` parses such a string back into an object.
+ *
+ * `freshValue` answers a hit without bentocache: on a cached product page bentocache's own path
+ * (options merged per call, a traced promise, a validity check awaited, events) costs more than
+ * everything else the cache does for it. It answers only what bentocache would answer from L1 at
+ * once, and leaves the rest to it (see `freshValue`).
  */
 import { LRUCache } from 'lru-cache';
 
 /** What bentocache stores per key in L1: its own entry object (value, expiry, tags). */
 type Entry = object;
+
+/**
+ * The shape of that entry, as bentocache 1.6 writes it: the fields `freshValue` reads (`tags` is
+ * absent or empty on an untagged entry). The cache contract suite (expiry, tags, invalidation on every tier) fails if
+ * a bentocache upgrade changes them.
+ */
+type BentoEntry = { value?: unknown; logicalExpiration?: unknown; tags?: unknown };
+
+/** `freshValue`'s answer when bentocache has to decide. */
+export const NOT_FRESH: unique symbol = Symbol('not fresh');
 
 export type MemoryTierOptions = Readonly<{
   /** Bound on the entries' JSON size in characters. */
@@ -102,10 +117,28 @@ class MemoryTier {
   async disconnect(): Promise<void> {}
 }
 
-/** The tier as bentocache's `useL1Layer` takes it; `serialize: false` tells bentocache to hand over objects. */
+/**
+ * The tier as bentocache's `useL1Layer` takes it (`serialize: false` tells bentocache to hand over
+ * objects), and `freshValue(key)`: the value bentocache would answer for `key` straight from this
+ * tier, or `NOT_FRESH`. That is an entry present (not evicted, not past its physical TTL), before
+ * its logical expiry (so not expired by `expire`, nor a graced value), and without tags (a tagged
+ * entry needs bentocache's tag check). Anything else goes to bentocache: L2, single flight, grace.
+ */
 export function memoryTier(options: MemoryTierOptions) {
+  let root: MemoryTier | undefined;
   return {
     options: { ...options, serialize: false },
-    factory: (config: DriverConfig) => new MemoryTier({ ...options, ...config }),
+    factory: (config: DriverConfig): MemoryTier => {
+      root = new MemoryTier({ ...options, ...config });
+      return root;
+    },
+    freshValue(key: string): unknown {
+      const entry = root?.get(key) as BentoEntry | undefined;
+      if (entry === undefined) return NOT_FRESH;
+      const { tags } = entry;
+      if (tags !== undefined && !(Array.isArray(tags) && tags.length === 0)) return NOT_FRESH;
+      const until = entry.logicalExpiration;
+      return typeof until === 'number' && Date.now() < until ? entry.value : NOT_FRESH;
+    },
   };
 }
