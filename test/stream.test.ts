@@ -61,3 +61,31 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+for (const backend of BACKENDS) {
+  describe(`stream batch compression on ${backend.name}`, { skip: backend.skip }, () => {
+    it('when a batch is large enough to be compressed, then it is lz4 where the server has lz4, else pglz', async () => {
+      const { port, teardown } = await openPlatformSql(backend);
+      try {
+        const db = port.for<Record<string, never>>('platform').write;
+        const server = await sql<{ lz4: boolean }>`select 'lz4' = any (enumvals) as lz4
+          from pg_settings where name = 'default_toast_compression'`.execute(db);
+        const stream = createSqlStream(port);
+        // 500 view-like records (~90 KB): what a busy second of product views appends.
+        await stream.append(
+          'clickstream',
+          Array.from({ length: 500 }, (_, i) => ({
+            t: 'view',
+            productId: `01a0644d-92d6-7487-8276-${String(i).padStart(12, '0')}`,
+            visitor: `visitor-${i % 37}`,
+          })),
+        );
+        const row = await sql<{ method: string | null }>`select pg_column_compression(records) as method
+          from platform.stream_batches order by seq desc limit 1`.execute(db);
+        assert.equal(row.rows[0]!.method, server.rows[0]!.lz4 ? 'lz4' : 'pglz');
+      } finally {
+        await teardown();
+      }
+    });
+  });
+}
