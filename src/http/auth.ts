@@ -20,6 +20,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The live session of this request, or null (resolved lazily, once). */
     session(): Promise<Session | null>;
+    /** `session()`'s pending answer once asked (a property, not a WeakMap entry per request). */
+    sessionLookup: Promise<Session | null> | null;
   }
 }
 
@@ -31,9 +33,9 @@ export function registerAuth(
   /** Whether sessions live in the application's database (SESSION_STORE=sql). */
   options: Readonly<{ storeIsDatabase: boolean }>,
 ): void {
-  const cache = new WeakMap<FastifyRequest, Promise<Session | null>>();
+  app.decorateRequest('sessionLookup', null);
   app.decorateRequest('session', function (this: FastifyRequest) {
-    let pending = cache.get(this);
+    let pending = this.sessionLookup;
     if (!pending) {
       const id = this.cookies[SESSION_COOKIE];
       // Fail closed: a session the store cannot check grants nothing. A session store of its own
@@ -55,7 +57,7 @@ export function registerAuth(
                 );
           })
         : Promise.resolve(null);
-      cache.set(this, pending);
+      this.sessionLookup = pending;
     }
     return pending;
   });

@@ -6,26 +6,35 @@
  * Counts are taken when the headers are written; work after that (a buffered clickstream flush)
  * is not in them.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { newRequestCounts, type RequestCounts, runWithRequestCounts } from './request-counters.ts';
 import type { Telemetry } from './telemetry.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** This request's counts (http-counters.ts); null before its first hook ran. */
+    requestCounts: RequestCounts | null;
+  }
+}
 
 export function registerRequestCounters(
   app: FastifyInstance,
   telemetry: Telemetry,
   options: Readonly<{ exposeHeaders: boolean }>,
 ): void {
-  const byRequest = new WeakMap<FastifyRequest, RequestCounts>();
+  // A request property (declared up front, so every request object keeps one shape), not a
+  // WeakMap entry per request for the garbage collector to trace.
+  app.decorateRequest('requestCounts', null);
 
   app.addHook('onRequest', (request, _reply, done) => {
     const counts = newRequestCounts();
-    byRequest.set(request, counts);
+    request.requestCounts = counts;
     runWithRequestCounts(counts, done);
   });
 
   if (options.exposeHeaders) {
     app.addHook('onSend', async (request, reply, payload) => {
-      const c = byRequest.get(request);
+      const c = request.requestCounts;
       if (c) {
         reply.header('x-db-queries', String(c.dbQueries));
         reply.header('x-cache', `hit=${c.cacheHits} miss=${c.cacheMisses} stale=${c.cacheStale}`);
@@ -35,7 +44,7 @@ export function registerRequestCounters(
   }
 
   app.addHook('onResponse', (request, _reply, done) => {
-    const c = byRequest.get(request);
+    const c = request.requestCounts;
     if (c) telemetry.requestEnded(c);
     done();
   });

@@ -21,6 +21,13 @@ import { formatLsn, parseLsn } from './lsn.ts';
 import { newReadContext, type ReadContext, runInReadContext } from './read-context.ts';
 import { routerOf } from './replicated-sql.ts';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** This request's read context (read-your-writes.ts); null without replicas. */
+    readContext: ReadContext | null;
+  }
+}
+
 export const RYW_COOKIE = 'bazaar_rw';
 const SLACK = 64n * 1024n * 1024n;
 
@@ -38,18 +45,18 @@ export function registerReadYourWrites(
 ): void {
   const router = routerOf(sql);
   if (!router) return;
-  const contexts = new WeakMap<FastifyRequest, ReadContext>();
+  app.decorateRequest('readContext', null);
 
   app.addHook('onRequest', (request, _reply, done) => {
     const ctx = newReadContext(
       minLsnFrom(request.cookies[RYW_COOKIE], router.knownPrimaryLsn(), options.ttlMs),
     );
-    contexts.set(request, ctx);
+    request.readContext = ctx;
     runInReadContext(ctx, done);
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
-    const ctx = contexts.get(request);
+    const ctx = request.readContext;
     if (!ctx?.wrote || reply.statusCode >= 400) return payload;
     try {
       const lsn = await router.primaryLsn();
