@@ -33,13 +33,14 @@ export function registerRequestCounters(
   });
 
   if (options.exposeHeaders) {
-    app.addHook('onSend', async (request, reply, payload) => {
+    // Callback style: an async hook costs every response a promise.
+    app.addHook('onSend', (request, reply, payload, done) => {
       const c = request.requestCounts;
       if (c) {
         reply.header('x-db-queries', String(c.dbQueries));
         reply.header('x-cache', `hit=${c.cacheHits} miss=${c.cacheMisses} stale=${c.cacheStale}`);
       }
-      return payload;
+      done(null, payload);
     });
   }
 

@@ -55,23 +55,26 @@ export function registerReadYourWrites(
     runInReadContext(ctx, done);
   });
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  // Callback style: most responses wrote nothing and pass straight through, without a promise.
+  app.addHook('onSend', (request, reply, payload, done) => {
     const ctx = request.readContext;
-    if (!ctx?.wrote || reply.statusCode >= 400) return payload;
-    try {
-      const lsn = await router.primaryLsn();
-      const until = Date.now() + options.ttlMs;
-      reply.setCookie(RYW_COOKIE, `${formatLsn(lsn)}~${until}`, {
-        path: '/',
-        httpOnly: true,
-        sameSite: 'lax',
-        secure: options.secure?.(request) ?? false,
-        maxAge: Math.ceil(options.ttlMs / 1000),
-      });
-    } catch (err) {
-      request.log.warn({ err }, 'read-your-writes: could not read the primary WAL position');
-    }
-    return payload;
+    if (!ctx?.wrote || reply.statusCode >= 400) return done(null, payload);
+    router
+      .primaryLsn()
+      .then((lsn) => {
+        const until = Date.now() + options.ttlMs;
+        reply.setCookie(RYW_COOKIE, `${formatLsn(lsn)}~${until}`, {
+          path: '/',
+          httpOnly: true,
+          sameSite: 'lax',
+          secure: options.secure?.(request) ?? false,
+          maxAge: Math.ceil(options.ttlMs / 1000),
+        });
+      })
+      .catch((err: unknown) => {
+        request.log.warn({ err }, 'read-your-writes: could not read the primary WAL position');
+      })
+      .then(() => done(null, payload));
   });
 }
 
