@@ -96,9 +96,10 @@ export function createCatalogCache(cache: Cache | undefined, db: DomainDb<Catalo
       tags: ['categories'],
     });
 
+  const PRODUCT_OPTIONS = { ttlMs: CACHE_TTL_MS.product, graceMs: GRACE_MS } as const;
+
   return {
-    product: (id, load) =>
-      cache.getOrSet(productKey(id), load, { ttlMs: CACHE_TTL_MS.product, graceMs: GRACE_MS }),
+    product: (id, load) => cache.getOrSet(productKey(id), load, PRODUCT_OPTIONS),
 
     categories,
 

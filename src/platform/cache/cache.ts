@@ -78,6 +78,12 @@ export type CacheOptions = Readonly<{
 
 const JITTER = 0.1;
 
+/** A key's family for the loads counter: the key up to its first `:`. */
+function keyFamily(key: string): string {
+  const colon = key.indexOf(':');
+  return colon === -1 ? key : key.slice(0, colon);
+}
+
 export function createCache(options: CacheOptions = {}): Cache {
   const prefix = options.prefix ?? 'bazaar:cache';
   // Bound by bytes and by entries: bentocache's default of 1000 entries would hold under 1% of a
@@ -149,7 +155,7 @@ export function createCache(options: CacheOptions = {}): Cache {
           timeout: null,
           factory: async () => {
             loaded = true;
-            const family = key.split(':', 1)[0]!;
+            const family = keyFamily(key);
             loads[family] = (loads[family] ?? 0) + 1;
             try {
               return await loader();
@@ -222,7 +228,7 @@ export function createPassThroughCache(): Cache {
     async getOrSet<T>(key: string, loader: () => Promise<T>): Promise<T> {
       misses++;
       countCache('miss');
-      const family = key.split(':', 1)[0]!;
+      const family = keyFamily(key);
       loads[family] = (loads[family] ?? 0) + 1;
       return loader();
     },
