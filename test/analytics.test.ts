@@ -4,12 +4,31 @@ import { after, before, describe, it } from 'node:test';
 import { createAnalyticsService } from '../src/modules/analytics/index.ts';
 import { createCatalogService } from '../src/modules/catalog/index.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
-import { BACKENDS } from './support/engines.ts';
+import { BACKENDS, type Backend, redis } from './support/engines.ts';
+import { redisForTest } from './support/redis.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 
-for (const backend of BACKENDS) {
-  describe(`analytics on ${backend.name}`, { skip: backend.skip }, () => {
+// The clickstream on each SQL backend's own stream table, and once on Redis Streams
+// (STREAM_STORE=redis, what the fleet runs), rolled up into the same analytics tables.
+const SUBJECTS: readonly {
+  name: string;
+  backend: Backend;
+  stream: 'sql' | 'redis';
+  skip: string | undefined;
+}[] = [
+  ...BACKENDS.map((backend) => ({ name: backend.name, backend, stream: 'sql' as const, skip: backend.skip })),
+  {
+    name: `${BACKENDS[0]!.name}, clickstream on Redis Streams`,
+    backend: BACKENDS[0]!,
+    stream: 'redis',
+    skip: BACKENDS[0]!.skip ?? redis.skip,
+  },
+];
+
+for (const { name, backend, stream, skip } of SUBJECTS) {
+  describe(`analytics on ${name}`, { skip }, () => {
     let t: TestApp;
+    let redisKeys: Awaited<ReturnType<typeof redisForTest>> | undefined;
     let sellerCookie: string;
     let buyerCookie: string;
     let sellerId: string;
@@ -20,7 +39,17 @@ for (const backend of BACKENDS) {
     const today = new Date().toISOString().slice(0, 10);
 
     before(async () => {
-      t = await startTestApp(backend);
+      if (stream === 'redis') {
+        redisKeys = await redisForTest();
+        t = await startTestApp(backend, {
+          REDIS_URL: redis.url!,
+          STREAM_STORE: 'redis',
+          STREAM_PREFIX: `${redisKeys.prefix}stream:`,
+        });
+        assert.equal(t.platform.stream.store, 'redis');
+      } else {
+        t = await startTestApp(backend);
+      }
       sellerId = uuidv7();
       sellerCookie = `bazaar_session=${(await t.platform.sessions.create({ userId: sellerId, data: { role: 'seller' } })).id}`;
       buyerCookie = `bazaar_session=${(await t.platform.sessions.create({ userId: uuidv7(), data: { role: 'buyer' } })).id}`;
@@ -55,7 +84,10 @@ for (const backend of BACKENDS) {
         },
       ]);
     });
-    after(() => t?.close());
+    after(async () => {
+      await t?.close();
+      await redisKeys?.teardown();
+    });
 
     const as = (ua: string, url: string) => t.app.inject({ url, headers: { 'user-agent': ua } });
 

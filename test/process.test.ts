@@ -53,6 +53,7 @@ describe('web process', () => {
       DATABASE_URL: 'mysql://db/x',
       SESSION_IDLE_TTL: '5',
       CLICKSTREAM_RETENTION: '5m',
+      STREAM_STORE: 'kafka',
     });
     assert.equal(await p.exit, 1);
     const lines = p.output().split('\n');
@@ -65,6 +66,9 @@ describe('web process', () => {
       lines.some(
         (l) => l.includes('CLICKSTREAM_RETENTION="5m"') && l.includes('example: CLICKSTREAM_RETENTION=7d'),
       ),
+    );
+    assert.ok(
+      lines.some((l) => l.includes('STREAM_STORE="kafka"') && l.includes('example: STREAM_STORE=redis')),
     );
   });
 

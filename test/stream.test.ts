@@ -7,9 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { createPgliteSql } from '../src/platform/sql/pglite/pglite-sql.ts';
 import { createPostgresSql } from '../src/platform/sql/postgres/postgres-sql.ts';
+import { createRedisStream } from '../src/platform/stream/redis/redis-stream.ts';
 import { createSqlStream } from '../src/platform/stream/sql/sql-stream.ts';
 import { streamContract } from '../src/platform/stream/stream.contract.ts';
-import { BACKENDS, openPlatformSql } from './support/engines.ts';
+import { BACKENDS, openPlatformSql, redis } from './support/engines.ts';
+import { redisForTest } from './support/redis.ts';
 
 for (const backend of BACKENDS) {
   streamContract({
@@ -21,6 +23,15 @@ for (const backend of BACKENDS) {
     },
   });
 }
+
+streamContract({
+  name: 'redis',
+  skip: redis.skip,
+  async setup(now) {
+    const r = await redisForTest();
+    return { stream: createRedisStream(r.client, { prefix: r.prefix, now }), teardown: r.teardown };
+  },
+});
 
 for (const backend of BACKENDS) {
   describe(`stream migration on ${backend.name}`, { skip: backend.skip }, () => {

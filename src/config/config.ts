@@ -40,7 +40,11 @@ export type Config = Readonly<{
   sessionStore: 'sql' | 'redis';
   /** Where the kv port keeps carts, counters and leaderboards: `sql` tables in the `platform` schema, or `redis`. */
   kvStore: 'sql' | 'redis';
-  /** `redis://[:password@]host:port[/db]`; used by SESSION_STORE/KV_STORE/CACHE=redis. */
+  /** Where the clickstream (the stream port) is kept: `sql` (`platform.stream_batches`) or `redis` (Redis Streams). */
+  streamStore: 'sql' | 'redis';
+  /** Prefix of the Redis stream keys (STREAM_STORE=redis); deployments sharing one Redis need their own. */
+  streamPrefix: string;
+  /** `redis://[:password@]host:port[/db]`; used by SESSION_STORE/KV_STORE/STREAM_STORE/CACHE=redis. */
   redisUrl: string | undefined;
   /** The cache's tiers: `memory` (this process only) or `redis` (memory + Redis + invalidation bus); `redis` by default when REDIS_URL is set; `none`: no cache, every read goes to its loader. */
   cache: 'memory' | 'redis' | 'none';
@@ -337,6 +341,8 @@ export function loadConfig(env: Env = readEnv()): Config {
     ),
     sessionStore: get('SESSION_STORE', oneOf('sql', 'redis'), 'sql', 'redis'),
     kvStore: get('KV_STORE', oneOf('sql', 'redis'), 'sql', 'redis'),
+    streamStore: get('STREAM_STORE', oneOf('sql', 'redis'), 'sql', 'redis'),
+    streamPrefix: get('STREAM_PREFIX', text, 'bazaar:stream:', 'shop-staging:stream:'),
     redisUrl: redisUrlValue,
     cache: get(
       'CACHE',
@@ -412,6 +418,7 @@ export function loadConfig(env: Env = readEnv()): Config {
   for (const [name, value] of [
     ['SESSION_STORE', config.sessionStore],
     ['KV_STORE', config.kvStore],
+    ['STREAM_STORE', config.streamStore],
     ['CACHE', config.cache],
   ] as const) {
     if (value === 'redis' && config.redisUrl === undefined) {

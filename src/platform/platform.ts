@@ -32,6 +32,7 @@ import { jobReadPosition } from './sql/router/job-read-position.ts';
 import { routerOf } from './sql/router/replicated-sql.ts';
 import type { SqlPort } from './sql/sql.ts';
 import { type BufferedAppender, createBufferedAppender } from './stream/buffered-appender.ts';
+import { createRedisStream } from './stream/redis/redis-stream.ts';
 import { createSqlStream } from './stream/sql/sql-stream.ts';
 import type { StreamPort } from './stream/stream.ts';
 import { createTelemetry, type Telemetry } from './telemetry/telemetry.ts';
@@ -56,7 +57,7 @@ export type Platform = Readonly<{
   objects: ObjectStore;
   /** Verifies the local adapter's `/uploads/<token>` URLs; undefined with S3 (uploads go to the bucket). */
   uploadTokens: UploadTokens | undefined;
-  /** Append-only clickstream log (SQL table now; Redis Streams, Kinesis later). */
+  /** Append-only clickstream log: SQL table, or Redis Streams (STREAM_STORE=redis); Kinesis later. */
   stream: StreamPort;
   /** Batches clickstream appends off the request path; flushed on close. */
   clickstream: BufferedAppender;
@@ -157,7 +158,10 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
           mediaBaseUrl: config.mediaBaseUrl,
         });
 
-  const stream = createSqlStream(sql);
+  const stream =
+    config.streamStore === 'redis'
+      ? createRedisStream(redis!, { prefix: config.streamPrefix })
+      : createSqlStream(sql);
   const streamLog = pino({ level: config.logLevel }).child({ component: 'clickstream' });
   const clickstream = createBufferedAppender(stream, {
     onError: (err) => streamLog.warn({ err }, 'clickstream batch dropped'),

@@ -7,9 +7,10 @@
  *
  * - the database topology of `bazaar stack db` in DIR/db (stack-db.ts), then `bazaar migrate`
  *   and `bazaar seed` once per `up` (both idempotent);
- * - its own redis-server (no persistence) for sessions, kv and the cache's second tier and bus;
- * - N web processes (`SESSION_STORE=redis`, `KV_STORE=redis`, `CACHE=redis`, no worker inside,
- *   `SHUTDOWN_DELAY` longer than HAProxy needs to see `/readyz` fail) and M workers;
+ * - its own redis-server (no persistence) for sessions, kv, the clickstream and the cache's second
+ *   tier and bus;
+ * - N web processes (`SESSION_STORE=redis`, `KV_STORE=redis`, `STREAM_STORE=redis`, `CACHE=redis`,
+ *   no worker inside, `SHUTDOWN_DELAY` longer than HAProxy needs to see `/readyz` fail) and M workers;
  * - HAProxy: round robin, active checks of `GET /readyz` every 500 ms (down after 2 failures,
  *   up after 2 passes), 3 retries with redispatch; beyond connection failures only idempotent
  *   methods are retried; no sticky sessions;
@@ -266,6 +267,7 @@ function appEnvironment(manifest: FleetManifest, database: Record<string, string
     REDIS_URL: `redis://127.0.0.1:${redis.port}`,
     SESSION_STORE: 'redis',
     KV_STORE: 'redis',
+    STREAM_STORE: 'redis',
     CACHE: 'redis',
     RUN_WORKER_IN_WEB: 'false',
     MIGRATE_ON_START: 'false',

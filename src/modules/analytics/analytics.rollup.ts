@@ -45,14 +45,20 @@ export async function rollupClickstream(platform: Platform, options: RollupOptio
     }
   }
   const settleMs = options.settleMs ?? 2000;
+  // Positions belong to the stream's store: the SQL store keeps the row it always had, another
+  // store (STREAM_STORE=redis) its own, so switching stores starts on that store's records
+  // instead of handing it a position it never gave out.
+  const stateKey = platform.stream.store === 'sql' ? CLICKSTREAM : `${CLICKSTREAM}@${platform.stream.store}`;
   let total = 0;
   for (;;) {
     const state = await db
       .selectFrom('rollup_state')
       .select('position')
-      .where('stream', '=', CLICKSTREAM)
+      .where('stream', '=', stateKey)
       .executeTakeFirst();
-    const records = await platform.stream.read(CLICKSTREAM, state?.position ?? null, {
+    // '0': the row exists but nothing was rolled up yet.
+    const after = state && state.position !== '0' ? state.position : null;
+    const records = await platform.stream.read(CLICKSTREAM, after, {
       limit: BATCH,
       settleMs,
     });
@@ -96,13 +102,13 @@ export async function rollupClickstream(platform: Platform, options: RollupOptio
       // Lock the position; if another run advanced it meanwhile, this batch is not ours.
       await trx
         .insertInto('rollup_state')
-        .values({ stream: CLICKSTREAM, position: '0', updated_at: new Date() })
+        .values({ stream: stateKey, position: '0', updated_at: new Date() })
         .onConflict((oc) => oc.column('stream').doNothing())
         .execute();
       const current = await trx
         .selectFrom('rollup_state')
         .select('position')
-        .where('stream', '=', CLICKSTREAM)
+        .where('stream', '=', stateKey)
         .forUpdate()
         .executeTakeFirstOrThrow();
       if (current.position !== (state?.position ?? '0')) return false;
@@ -155,7 +161,7 @@ export async function rollupClickstream(platform: Platform, options: RollupOptio
       await trx
         .updateTable('rollup_state')
         .set({ position, updated_at: new Date() })
-        .where('stream', '=', CLICKSTREAM)
+        .where('stream', '=', stateKey)
         .execute();
       return true;
     });

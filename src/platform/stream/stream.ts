@@ -1,7 +1,8 @@
 /**
  * Stream port: an append-only log of small JSON records per named stream (the clickstream),
  * read in order by consumers that keep their own position. Cheap to append on the request path;
- * aggregation happens later, in jobs. Adapters: SQL table (now), Redis Streams and Kinesis later.
+ * aggregation happens later, in jobs. Adapters: SQL table (STREAM_STORE=sql, the default) and
+ * Redis Streams (STREAM_STORE=redis); Kinesis later.
  */
 export type StreamRecord = Readonly<{
   /** Opaque, increasing within a stream; pass it back to `read` as `after`. */
@@ -12,6 +13,11 @@ export type StreamRecord = Readonly<{
 }>;
 
 export interface StreamPort {
+  /**
+   * Which store holds the records (`sql`, `redis`). Positions are the store's own: a consumer that
+   * keeps one keeps it per store, so switching STREAM_STORE starts it on the new store's records.
+   */
+  readonly store: string;
   /** Appends records to a stream in the given order; at most 500 per call, each ≤ 4 KiB as JSON. */
   append(stream: string, records: readonly Readonly<Record<string, unknown>>[]): Promise<void>;
   /**

@@ -26,6 +26,8 @@ export function createSqlStream(sql: SqlPort, options: { now?: () => number } = 
   const db = sql.for<StreamDb>('platform').write;
   const now = options.now ?? (() => Date.now());
   return {
+    store: 'sql',
+
     async append(stream, records) {
       if (records.length === 0) return;
       if (records.length > MAX_APPEND_BATCH) {
