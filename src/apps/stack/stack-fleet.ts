@@ -268,6 +268,8 @@ function appEnvironment(manifest: FleetManifest, database: Record<string, string
     SESSION_STORE: 'redis',
     KV_STORE: 'redis',
     STREAM_STORE: 'redis',
+    // Redis keeps the clickstream in memory: an hour after the roll-up counted it, not a week.
+    CLICKSTREAM_RETENTION: '1h',
     CACHE: 'redis',
     RUN_WORKER_IN_WEB: 'false',
     MIGRATE_ON_START: 'false',
