@@ -36,3 +36,23 @@ export interface StreamPort {
 
 export const MAX_APPEND_BATCH = 500;
 export const MAX_RECORD_BYTES = 4096;
+
+/**
+ * An append's records as newline-delimited JSON, the form both adapters store a batch in, after
+ * the port's limits are checked (RangeError, nothing stored). JSON.stringify escapes newlines
+ * inside strings, so a line is exactly one record.
+ */
+export function batchLines(records: readonly Readonly<Record<string, unknown>>[]): string {
+  if (records.length > MAX_APPEND_BATCH) {
+    throw new RangeError(`at most ${MAX_APPEND_BATCH} records per append, got ${records.length}`);
+  }
+  return records
+    .map((r) => {
+      const json = JSON.stringify(r);
+      if (Buffer.byteLength(json) > MAX_RECORD_BYTES) {
+        throw new RangeError(`a stream record is larger than ${MAX_RECORD_BYTES} bytes`);
+      }
+      return json;
+    })
+    .join('\n');
+}

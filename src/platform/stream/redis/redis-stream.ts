@@ -17,7 +17,7 @@
  * (the stack runs it without persistence: a restart loses unread clickstream, which is best
  * effort by design).
  */
-import { MAX_APPEND_BATCH, MAX_RECORD_BYTES, type StreamPort, type StreamRecord } from '../stream.ts';
+import { batchLines, type StreamPort, type StreamRecord } from '../stream.ts';
 
 /** The slice of an ioredis client this adapter uses. */
 export type RedisStreamClient = Readonly<{
@@ -53,17 +53,7 @@ export function createRedisStream(redis: RedisStreamClient, options: RedisStream
 
     async append(stream, records) {
       if (records.length === 0) return;
-      if (records.length > MAX_APPEND_BATCH) {
-        throw new RangeError(`at most ${MAX_APPEND_BATCH} records per append, got ${records.length}`);
-      }
-      const lines = records.map((r) => {
-        const json = JSON.stringify(r);
-        if (Buffer.byteLength(json) > MAX_RECORD_BYTES) {
-          throw new RangeError(`a stream record is larger than ${MAX_RECORD_BYTES} bytes`);
-        }
-        return json;
-      });
-      const fields = ['n', String(records.length), 'r', lines.join('\n')];
+      const fields = ['n', String(records.length), 'r', batchLines(records)];
       try {
         await redis.xadd(key(stream), `${Math.max(0, Math.floor(now()))}-*`, ...fields);
       } catch (err) {

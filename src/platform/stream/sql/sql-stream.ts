@@ -10,7 +10,7 @@
  */
 import { type Generated, sql as raw } from 'kysely';
 import type { SqlPort } from '../../sql/sql.ts';
-import { MAX_APPEND_BATCH, MAX_RECORD_BYTES, type StreamPort, type StreamRecord } from '../stream.ts';
+import { batchLines, type StreamPort, type StreamRecord } from '../stream.ts';
 
 type StreamDb = {
   stream_batches: { seq: Generated<string>; stream: string; at: Date; count: number; records: string };
@@ -30,20 +30,10 @@ export function createSqlStream(sql: SqlPort, options: { now?: () => number } = 
 
     async append(stream, records) {
       if (records.length === 0) return;
-      if (records.length > MAX_APPEND_BATCH) {
-        throw new RangeError(`at most ${MAX_APPEND_BATCH} records per append, got ${records.length}`);
-      }
-      // JSON.stringify escapes newlines inside strings, so a line is exactly one record.
-      const lines = records.map((r) => {
-        const json = JSON.stringify(r);
-        if (Buffer.byteLength(json) > MAX_RECORD_BYTES) {
-          throw new RangeError(`a stream record is larger than ${MAX_RECORD_BYTES} bytes`);
-        }
-        return json;
-      });
+      const lines = batchLines(records);
       await db
         .insertInto('stream_batches')
-        .values({ stream, at: new Date(now()), count: records.length, records: lines.join('\n') })
+        .values({ stream, at: new Date(now()), count: records.length, records: lines })
         .execute();
     },
 
