@@ -3,19 +3,23 @@
  *   bare Fastify JSON route  (the ceiling of the HTTP stack)
  *   bare `pg` PK lookup route (the ceiling of one database round trip)
  * and the app's GET /api/products/:id, GET /api/products?category=…, GET /api/products?q=…,
- * on PostgreSQL (when reachable) without and with the catalog cache, and on PGlite without it. Prints a table and writes bench/results/*.json.
+ * on PostgreSQL (when reachable) without and with the catalog cache, product detail without the
+ * cache with the clickstream in Redis Streams (when Redis is reachable), and on PGlite without the
+ * cache. Prints a table and writes bench/results/*.json.
  *
  * Every server runs at once (idle while another is measured); each round measures every app
  * target next to both baselines, ratios are taken within that triple, and the table reports
  * medians over the rounds.
  *
  * Settings: DATABASE_URL (admin URL of a PostgreSQL server; default postgres://postgres@127.0.0.1:5432/postgres),
+ * REDIS_URL (default redis://127.0.0.1:6379),
  * BENCH_PRODUCTS (default 2000), BENCH_SECONDS per measurement (default 4, after a quarter of that unmeasured), BENCH_ROUNDS (default 4),
  * BENCH_CONNECTIONS (default 32).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
   freePort,
@@ -31,11 +35,26 @@ import {
 } from './support.ts';
 
 const adminUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const PRODUCTS = Number(process.env['BENCH_PRODUCTS'] ?? 2000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 4);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 4);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const opts = { seconds: SECONDS, connections: CONNECTIONS };
+
+async function redisReachable(): Promise<boolean> {
+  const r = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000 });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    await r.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
 
 async function postgresReachable(): Promise<boolean> {
   const c = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
@@ -208,6 +227,28 @@ try {
       const app = await startApp(`postgres, cache ${cache}`, { DATABASE_URL: url, CACHE: cache });
       stops.push(app.stop);
       targets.push(...app.targets('postgres', cache));
+    }
+    // Product detail once more without the cache, its clickstream in Redis Streams instead of the
+    // primary (STREAM_STORE=redis, as the fleet runs): how much of the uncached cost is that write.
+    if (await redisReachable()) {
+      const app = await startApp('postgres, cache none, clickstream in Redis', {
+        DATABASE_URL: url,
+        CACHE: 'none',
+        REDIS_URL: redisUrl,
+        STREAM_STORE: 'redis',
+        STREAM_PREFIX: 'bazaar-bench:stream:',
+      });
+      // No worker rolls this stream up: remove what the run appended (after the app, which
+      // flushes its last batch as it stops; stops run in reverse).
+      stops.push(async () => {
+        const r = new Redis(redisUrl);
+        await r.del('bazaar-bench:stream:clickstream');
+        r.disconnect();
+      });
+      stops.push(app.stop);
+      targets.push(app.targets('postgres', 'none, stream redis')[0]!);
+    } else {
+      console.log(`Redis at ${redisUrl} is not reachable: the clickstream-in-Redis row is skipped.`);
     }
   } else {
     console.log(`PostgreSQL at ${adminUrl} is not reachable: PostgreSQL rows skipped.`);
