@@ -24,8 +24,8 @@ type Entry = object;
 
 /**
  * The shape of that entry, as bentocache 1.6 writes it: the fields `freshValue` reads (`tags` is
- * absent or empty on an untagged entry). The cache contract suite (expiry, tags, invalidation on every tier) fails if
- * a bentocache upgrade changes them.
+ * absent or empty on an untagged entry). The cache contract suite (expiry, tags, invalidation on
+ * every tier) fails if a bentocache upgrade changes them.
  */
 type BentoEntry = { value?: unknown; logicalExpiration?: unknown; tags?: unknown };
 
