@@ -180,6 +180,26 @@ for (const backend of BACKENDS) {
         );
       });
 
+      it('when the cache holds an older copy, then anonymous readers get it from memory and its seller the current one from the primary', async () => {
+        const seller = await signIn(t, 'seller');
+        const p = await createProduct(t, seller, { title: 'Cached copy' });
+        await request(t, 'GET', `/api/products/${p.id}`);
+        // A service without a cache changes the row and invalidates nothing (no worker runs here).
+        const uncached = createCatalogService({ sql: t.platform.sql, objects: t.platform.objects });
+        await uncached.updateProduct({ userId: seller.userId, role: 'seller' }, p.id, { title: 'Current row' });
+
+        const anonymous = await request(t, 'GET', `/api/products/${p.id}`);
+        assert.equal(anonymous.json().title, 'Cached copy');
+        assert.equal(cacheOutcome(anonymous), 'hit=1 miss=0 stale=0');
+        assert.equal(queries(anonymous), 0);
+        const owner = await request(t, 'GET', `/api/products/${p.id}`, seller);
+        assert.equal(owner.json().title, 'Current row', 'the owner reads the primary, never the cache');
+        const buyer = await signIn(t, 'buyer');
+        const signedIn = await request(t, 'GET', `/api/products/${p.id}`, buyer);
+        assert.equal(signedIn.json().title, 'Cached copy', 'anyone else with a session: the cached copy');
+        assert.equal(cacheOutcome(signedIn), 'hit=1 miss=0 stale=0');
+      });
+
       it('when 100 requests read a cold product at once, then the database loads it once', async () => {
         const seller = await signIn(t, 'seller');
         const p = await createProduct(t, seller);

@@ -70,6 +70,9 @@ export async function currentActor(request: FastifyRequest): Promise<Actor | nul
   return { userId: session.userId, role: ROLES.includes(role as Role) ? (role as Role) : 'buyer' };
 }
 
+/** No session cookie: `currentActor` and `publicActor` answer null without asking the session store. */
+export const withoutSession = (request: FastifyRequest): boolean => !request.cookies[SESSION_COOKIE];
+
 /**
  * The actor for a read anyone may make (a product page): when the session store cannot check the
  * cookie, the visitor is served as anonymous (nothing a session grants) instead of refused.

@@ -63,6 +63,8 @@ export type ListingScope = Readonly<{
 export type CatalogCache = Readonly<{
   /** The public product with this id, or null (unknown or draft). */
   product(id: string, load: () => Promise<Product | null>): Promise<Product | null>;
+  /** What `product(id)` would answer at once from this instance's memory (Cache.peek); undefined when it has to look further. */
+  peekProduct(id: string): Product | null | undefined;
   /** Every category row (a few dozen). */
   categories(): Promise<repo.Category[]>;
   /** The first page of a listing or search. */
@@ -81,6 +83,7 @@ export function createCatalogCache(cache: Cache | undefined, db: DomainDb<Catalo
   if (!cache) {
     return {
       product: (_id, load) => load(),
+      peekProduct: () => undefined,
       categories: loadCategories,
       firstPage: (_scope, load) => load(),
       productChanged: async () => {},
@@ -100,6 +103,7 @@ export function createCatalogCache(cache: Cache | undefined, db: DomainDb<Catalo
 
   return {
     product: (id, load) => cache.getOrSet(productKey(id), load, PRODUCT_OPTIONS),
+    peekProduct: (id) => cache.peek<Product | null>(productKey(id)),
 
     categories,
 

@@ -90,6 +90,11 @@ export interface CatalogService {
   listSellerProducts(actor: Actor | null, input: SellerProductListInput): Promise<ProductPage>;
   /** One product; a draft only for its owner or an admin (NOT_FOUND to anyone else). */
   getProduct(actor: Actor | null, id: string): Promise<Product>;
+  /**
+   * What `getProduct(null, id)` answers, when this instance can tell at once (the product is in
+   * its memory cache, fresh): no promise, no database. Undefined otherwise (ask `getProduct`).
+   */
+  publicProductNow(id: string): Product | undefined;
   /** Published products among `ids` (at most 1000; unknown ids and drafts left out), in no order. Stale-tolerant: read handle. */
   getProducts(ids: readonly string[]): Promise<Product[]>;
   /** Creates a product for the actor, a seller or admin. UNKNOWN_CATEGORY when the category is not. */
@@ -264,6 +269,10 @@ export function createCatalogService(
       }
       if (!visible) throw notFound(`product ${id}`);
       return visible;
+    },
+
+    publicProductNow(id) {
+      return cached.peekProduct(id) ?? undefined;
     },
 
     async getProducts(ids) {

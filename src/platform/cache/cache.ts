@@ -41,6 +41,12 @@ export type CacheStats = Readonly<{
 export interface Cache {
   /** The cached value of `key`, else the loader's (stored, then returned); one loader per key at a time. Rejects with the loader's error when nothing (not even a graced value) can be served. */
   getOrSet<T>(key: string, loader: () => Promise<T>, options: CacheGetOptions): Promise<T>;
+  /**
+   * What `getOrSet(key)` would answer at once from this instance's memory tier (a fresh, untagged
+   * value; counted as a hit), without a promise; undefined when it would have to go further
+   * (Redis, the loader, a graced value, a tag check): then call `getOrSet`. For the hottest reads.
+   */
+  peek<T>(key: string): T | undefined;
   /** Removes `key` on every instance. Idempotent. */
   delete(key: string): Promise<void>;
   /**
@@ -129,15 +135,20 @@ export function createCache(options: CacheOptions = {}): Cache {
   let staleServed = 0;
   let loads: Record<string, number> = {};
 
+  // A fresh untagged value in the memory tier is what bentocache would answer: answered here.
+  const peek = <T>(key: string): T | undefined => {
+    const fresh = memory.freshValue(key);
+    if (fresh === NOT_FRESH) return undefined;
+    hits++;
+    countCache('hit');
+    return fresh as T;
+  };
+
   return {
+    peek,
     async getOrSet<T>(key: string, loader: () => Promise<T>, opts: CacheGetOptions): Promise<T> {
-      // A fresh untagged value in the memory tier is what bentocache would answer: answer it here.
-      const fresh = memory.freshValue(key);
-      if (fresh !== NOT_FRESH) {
-        hits++;
-        countCache('hit');
-        return fresh as T;
-      }
+      const known = peek<T>(key);
+      if (known !== undefined) return known;
       const ttl = Math.max(1, Math.round(opts.ttlMs * (1 + Math.random() * JITTER)));
       let loaded = false;
       let loaderError: { error: unknown } | undefined;
@@ -232,6 +243,7 @@ export function createPassThroughCache(): Cache {
       loads[family] = (loads[family] ?? 0) + 1;
       return loader();
     },
+    peek: () => undefined,
     async delete() {},
     async expire() {},
     async deleteByTag() {},
