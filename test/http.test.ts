@@ -16,7 +16,11 @@ for (const backend of BACKENDS) {
       const given = await t.app.inject({ url: '/healthz', headers: { 'x-request-id': 'trace-abc.123' } });
       assert.equal(given.headers['x-request-id'], 'trace-abc.123');
       const made = await t.app.inject({ url: '/healthz' });
-      assert.match(String(made.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+      const again = await t.app.inject({ url: '/healthz' });
+      const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+      assert.match(String(made.headers['x-request-id']), uuidShape);
+      assert.match(String(again.headers['x-request-id']), uuidShape);
+      assert.notEqual(again.headers['x-request-id'], made.headers['x-request-id']);
       const hostile = await t.app.inject({
         url: '/healthz',
         headers: { 'x-request-id': 'a b\u0000<script>' },
