@@ -170,6 +170,32 @@ export function cacheContract(subject: CacheContractSubject): void {
         assert.equal(await cache.getOrSet('product:p1', load, opts), 3);
       }));
 
+    it('when a key is peeked, then only a fresh value is answered, as a hit, and anything else is left to getOrSet', () =>
+      withCache(async (make) => {
+        const cache = make();
+        const opts = { ttlMs: 60_000, graceMs: 60_000 };
+        assert.equal(cache.peek('product:k1'), undefined, 'absent');
+        await cache.getOrSet('product:k1', async () => ({ n: 1 }), opts);
+        const hitsBefore = cache.stats().hits;
+        assert.deepEqual(cache.peek('product:k1'), { n: 1 });
+        assert.equal(cache.stats().hits, hitsBefore + 1);
+        await cache.expire('product:k1', { graceMs: 60_000 });
+        assert.equal(
+          cache.peek('product:k1'),
+          undefined,
+          'expired: only getOrSet may serve it, within grace',
+        );
+        assert.deepEqual(await cache.getOrSet('product:k1', async () => ({ n: 2 }), opts), { n: 2 });
+        assert.deepEqual(cache.peek('product:k1'), { n: 2 });
+        await cache.delete('product:k1');
+        assert.equal(cache.peek('product:k1'), undefined, 'deleted');
+        await cache.getOrSet('listing:t1', async () => 'tagged', { ttlMs: 60_000, tags: ['listings'] });
+        await cache.deleteByTag('listings');
+        assert.equal(cache.peek('listing:t1'), undefined, 'invalidated by tag');
+        assert.equal(await cache.getOrSet('listing:t1', async () => 'again', { ttlMs: 60_000 }), 'again');
+        assert.equal(cache.peek('product:never'), undefined);
+      }));
+
     it('when a caller tries to change a cached value, then it throws and the next reader gets the original', () =>
       withCache(async (make) => {
         const cache = make();
