@@ -11,6 +11,9 @@
  * target next to both baselines, ratios are taken within that triple, and the table reports
  * medians over the rounds.
  *
+ * Load: wrk (one thread; installed with apt when missing and root), else autocannon in this
+ * process, which on a small machine caps the fastest routes and lowers their ratios (said at start).
+ *
  * Settings: DATABASE_URL (admin URL of a PostgreSQL server; default postgres://postgres@127.0.0.1:5432/postgres),
  * REDIS_URL (default redis://127.0.0.1:6379),
  * BENCH_PRODUCTS (default 2000), BENCH_SECONDS per measurement (default 4, after a quarter of that unmeasured), BENCH_ROUNDS (default 4),
@@ -22,6 +25,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
+  chooseLoadGenerator,
   freePort,
   type LoadResult,
   load,
@@ -187,6 +191,7 @@ const median = (xs: number[]): number => {
 };
 
 console.log(`bench:api on ${machine()}; ${ROUNDS} rounds of ${SECONDS}s per target`);
+const generator = await chooseLoadGenerator();
 const stops: (() => Promise<void>)[] = [];
 const targets: Target[] = [];
 try {
@@ -197,7 +202,7 @@ try {
     cache: '-',
     name: 'bare Fastify JSON route',
     base: `http://127.0.0.1:${jsonServer.match[1]}`,
-    path: () => '/bench/x',
+    path: () => `/bench/${crypto.randomUUID()}`, // a path of the length of a product's
     vsPg: false,
   };
   targets.push(json);
@@ -327,6 +332,7 @@ try {
     seconds: SECONDS,
     rounds: ROUNDS,
     connections: CONNECTIONS,
+    loadGenerator: generator,
     rows: rows.map((r) => Object.fromEntries(headers.map((h, i) => [h, r[i]]))),
     runs: targets.map((t) => ({ db: t.db, cache: t.cache, route: t.name, runs: runs.get(t) })),
   });

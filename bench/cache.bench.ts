@@ -11,8 +11,11 @@
  *      would after running a while), then the same 5 s warm-up
  *   4. product detail alone, cache on: one web instance's own port and a bare Fastify JSON route
  *      (bench/baseline-server.ts), both without HAProxy, so their ratio is like for like, in
- *      BENCH_PAIRS (default 3) back-to-back pairs in alternating order, the median pair reported;
- *      and through HAProxy for information
+ *      BENCH_PAIRS (default 5) back-to-back pairs in alternating order, the median pair reported;
+ *      and through HAProxy for information. Both sides get the same paths (`/…/<product id>`, Zipf)
+ *      from wrk (installed with apt when missing; else autocannon, said at the start): phases 1–3
+ *      read every response's counters, which needs autocannon in this process, and on two cores
+ *      that generator, not the servers, would set phase 4's rates (the bare route's most)
  *
  * Per phase: req/s, p50/p99, errors and non-2xx, and from the counters every response carries
  * (EXPOSE_COUNTERS=true): the cache hit ratio and database queries per request; also the CPU
@@ -24,7 +27,7 @@
  * 31000–31800 and is torn down at the end, on error and on Ctrl-C.
  *
  * Settings: BENCH_PRODUCTS (default 100000), BENCH_SECONDS per measured run (default 20),
- * BENCH_CONNECTIONS (default 32), BENCH_PAIRS (default 3).
+ * BENCH_CONNECTIONS (default 32), BENCH_PAIRS (default 5).
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -35,6 +38,7 @@ import { prng } from '../src/apps/seed-data.ts';
 import { readManifest, stackEnvironment } from '../src/apps/stack/stack-db.ts';
 import { fleetDown, fleetPorts, readFleet } from '../src/apps/stack/stack-fleet.ts';
 import {
+  chooseLoadGenerator,
   type LoadResult,
   load,
   machine,
@@ -51,7 +55,7 @@ const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 20);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const WARMUP_SECONDS = 5;
 /** Paired runs of product detail against the bare route (phase 4). */
-const PAIR_ROUNDS = Number(process.env['BENCH_PAIRS'] ?? 3);
+const PAIR_ROUNDS = Number(process.env['BENCH_PAIRS'] ?? 5);
 let pairRatios: number[] = [];
 const ZIPF_S = 1.1;
 const MIX = { detail: 0.8, listing: 0.15, search: 0.05 } as const;
@@ -146,24 +150,26 @@ async function measure(
   paths: () => string,
   /** The serving processes, whose CPU time per response is reported. */
   pids: readonly number[],
+  /** Read every response's counters (autocannon); without, the run may use wrk. */
+  counted = true,
 ): Promise<Row> {
   log(`${phase} via ${via}: ${WARMUP_SECONDS}s warm-up, then ${SECONDS}s measured…`);
-  const counters = responseCounters();
+  const counters = counted ? responseCounters() : undefined;
   const cpu = () => pids.reduce((sum, pid) => sum + cpuUs(pid), 0);
-  let cpuAtStart: number | undefined;
+  let cpuAtStart = 0;
   const r = await load(phase, url, paths, {
     seconds: SECONDS,
     connections: CONNECTIONS,
     warmupSeconds: WARMUP_SECONDS,
-    setupClient(client) {
-      cpuAtStart ??= cpu(); // the measured run's first client
-      counters.setupClient(client);
+    onMeasuredRun: () => {
+      cpuAtStart = cpu();
     },
+    ...(counters ? { setupClient: counters.setupClient } : {}),
   });
-  const cpuUsPerRequest = (cpu() - cpuAtStart!) / Math.max(1, counters.responses);
-  const row: Row = { ...r, phase, via, load1: load1(), counters, cpuUsPerRequest };
+  const cpuUsPerRequest = (cpu() - cpuAtStart) / Math.max(1, r.responses);
+  const row: Row = { ...r, phase, via, load1: load1(), ...(counters ? { counters } : {}), cpuUsPerRequest };
   log(
-    `${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, hit ratio ${hitRatio(row)}, ` +
+    `${Math.round(r.rps)} req/s (${r.generator}), p50 ${r.p50} ms, p99 ${r.p99} ms, hit ratio ${hitRatio(row)}, ` +
       `db queries/req ${queriesPerRequest(row)}, server CPU ${Math.round(cpuUsPerRequest)} µs/req, ` +
       `errors ${r.errors}, non-2xx ${r.non2xx}, load ${row.load1}`,
   );
@@ -188,6 +194,8 @@ try {
     `${PRODUCTS} products, ${SECONDS}s per measured run, ${CONNECTIONS} connections; mix ${MIX.detail * 100}% product detail ` +
       `(Zipf s=${ZIPF_S}) / ${MIX.listing * 100}% category listing / ${MIX.search * 100}% search`,
   );
+
+  const generator = await chooseLoadGenerator(log);
 
   step(`fleet: bazaar stack up --web 2 --workers 1 --replicas 0 --fast in ${dir}, base port ${basePort}`);
   await runNode(
@@ -301,7 +309,14 @@ try {
   const pairs: { json: Row; direct: Row }[] = [];
   for (let round = 1; round <= PAIR_ROUNDS; round++) {
     const bare = () =>
-      measure('bare Fastify JSON route', 'direct', bareUrl, () => '/bench/x', [baseline!.process.pid!]);
+      measure(
+        'bare Fastify JSON route',
+        'direct',
+        bareUrl,
+        () => `/bench/${ids[rank()]}`, // the same paths' shape and length as the app's
+        [baseline!.process.pid!],
+        false,
+      );
     const app = () =>
       measure(
         'product detail, cache on',
@@ -309,6 +324,7 @@ try {
         `http://127.0.0.1:${ports.web(1)}`,
         detail,
         webPids('web1'),
+        false,
       );
     if (round % 2 === 1) {
       const j = await bare();
@@ -330,6 +346,7 @@ try {
     balancer,
     detail,
     webPids('web1', 'web2'),
+    false,
   );
   rows.push(json, direct, through);
 
@@ -345,6 +362,7 @@ try {
     'server CPU µs/req',
     'bare CPU / this CPU',
     'errors + non-2xx',
+    'load generator',
     'load avg (1 min)',
   ];
   const cells = rows.map((r) => [
@@ -359,6 +377,7 @@ try {
     Math.round(r.cpuUsPerRequest!),
     r === direct || r === json ? (json.cpuUsPerRequest! / r.cpuUsPerRequest!).toFixed(2) : '-',
     r.errors + r.non2xx,
+    r.generator,
     r.load1,
   ]);
   console.log(`\n${table(headers, cells)}`);
@@ -375,6 +394,7 @@ try {
     seconds: SECONDS,
     warmupSeconds: WARMUP_SECONDS,
     connections: CONNECTIONS,
+    loadGenerator: generator,
     pairRatios,
     zipfS: ZIPF_S,
     mix: MIX,

@@ -1,9 +1,11 @@
-/** Helpers for benchmarks: child servers, free ports, autocannon runs, tables, JSON results. */
+/** Helpers for benchmarks: child servers, free ports, load runs (wrk or autocannon), tables, JSON results. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { cpus, totalmem } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { ensureProgram } from '../src/apps/stack/stack-fleet.ts';
 
 export const ROOT = new URL('../', import.meta.url).pathname;
 
@@ -94,7 +96,93 @@ export type LoadResult = {
   p99: number;
   errors: number;
   non2xx: number;
+  /** Responses in the measured run. */
+  responses: number;
+  generator: LoadGenerator;
 };
+
+/**
+ * The load generator of runs that need no per-response hook: wrk (C, Debian's package; one
+ * thread) when installed, else autocannon in this process. autocannon spends more CPU per request
+ * than the servers measured here; on a two-core machine it caps the fastest routes (a bare
+ * Fastify route most), so ratios to those baselines come out lower than the servers' own.
+ * Runs that read every response's headers (`setupClient`) always use autocannon.
+ */
+export type LoadGenerator = 'wrk' | 'autocannon';
+let wrkPath: string | undefined;
+
+/** Finds wrk, installing it with apt when root; says which generator the runs will use. */
+export async function chooseLoadGenerator(log: (line: string) => void = console.log): Promise<LoadGenerator> {
+  try {
+    wrkPath = await ensureProgram('wrk', 'wrk', log);
+    log(`load generator: wrk (${wrkPath}), one thread`);
+    return 'wrk';
+  } catch (err) {
+    wrkPath = undefined;
+    log(
+      `load generator: autocannon in this process (${(err as Error).message}); it caps the fastest ` +
+        'routes on a small machine, so ratios to the bare Fastify route come out low',
+    );
+    return 'autocannon';
+  }
+}
+
+/** wrk's script: cycles through a file of request paths; prints one result line at the end. */
+const WRK_SCRIPT = `local paths = {}
+for line in io.lines(os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
+local i = math.random(#paths)
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK_RESULT %d %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    e.connect + e.read + e.write, e.timeout, e.status, latency:percentile(50), latency:percentile(99)))
+end
+`;
+/** Paths drawn per wrk run (wrk cycles through them). */
+const WRK_PATHS = 100_000;
+
+async function wrkRun(
+  url: string,
+  pathsFile: string,
+  scriptFile: string,
+  seconds: number,
+  connections: number,
+) {
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(
+      wrkPath!,
+      ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', scriptFile, url],
+      { env: { ...process.env, BENCH_PATHS: pathsFile }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => {
+      text += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      text += d.toString();
+    });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}:\n${text}`)),
+    );
+  });
+  const m = /WRK_RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(out);
+  if (!m) throw new Error(`wrk printed no result:\n${out}`);
+  const [requests, durationUs, socketErrors, timeouts, non2xx, p50Us, p99Us] = m
+    .slice(1)
+    .map(Number) as number[];
+  return {
+    responses: requests!,
+    rps: requests! / (durationUs! / 1e6),
+    errors: socketErrors! + timeouts!,
+    non2xx: non2xx!,
+    p50: Math.round(p50Us! / 100) / 10,
+    p99: Math.round(p99Us! / 100) / 10,
+  };
+}
 
 export async function load(
   name: string,
@@ -105,10 +193,28 @@ export async function load(
     connections: number;
     /** Unmeasured run first; default a quarter of `seconds` (at least 1). */
     warmupSeconds?: number;
-    /** Given each client of the measured run only, e.g. `ResponseCounters.setupClient`. */
+    /** Given each client of the measured run only, e.g. `ResponseCounters.setupClient`; means autocannon. */
     setupClient?: (client: autocannon.Client) => void;
+    /** Called just before the measured run starts. */
+    onMeasuredRun?: () => void;
   },
 ): Promise<LoadResult> {
+  const warmupSeconds = options.warmupSeconds ?? Math.max(1, Math.round(options.seconds / 4));
+  if (wrkPath && !options.setupClient) {
+    const dir = await mkdtemp(join(tmpdir(), 'bazaar-wrk-'));
+    try {
+      const pathsFile = join(dir, 'paths');
+      const scriptFile = join(dir, 'paths.lua');
+      await writeFile(pathsFile, `${Array.from({ length: WRK_PATHS }, paths).join('\n')}\n`);
+      await writeFile(scriptFile, WRK_SCRIPT);
+      await wrkRun(url, pathsFile, scriptFile, warmupSeconds, options.connections); // warm-up: JIT, pools, caches
+      options.onMeasuredRun?.();
+      const r = await wrkRun(url, pathsFile, scriptFile, options.seconds, options.connections);
+      return { name, ...r, generator: 'wrk' };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
   const run = (seconds: number, setupClient?: (client: autocannon.Client) => void) =>
     autocannon({
       url,
@@ -117,7 +223,8 @@ export async function load(
       requests: [{ setupRequest: (req) => ({ ...req, path: paths() }) }],
       ...(setupClient ? { setupClient } : {}),
     });
-  await run(options.warmupSeconds ?? Math.max(1, Math.round(options.seconds / 4))); // warm-up: JIT, pools, caches
+  await run(warmupSeconds); // warm-up: JIT, pools, caches
+  options.onMeasuredRun?.();
   const r = await run(options.seconds, options.setupClient);
   return {
     name,
@@ -126,6 +233,8 @@ export async function load(
     p99: r.latency.p99,
     errors: r.errors + r.timeouts,
     non2xx: r.non2xx,
+    responses: r.requests.total,
+    generator: 'autocannon',
   };
 }
 

@@ -638,7 +638,7 @@ async function portFree(port: number, name: string): Promise<void> {
 }
 
 /** A program's path; installs its Debian package with apt (as root) when missing. */
-async function ensureProgram(program: string, pkg: string, log: Log): Promise<string> {
+export async function ensureProgram(program: string, pkg: string, log: Log): Promise<string> {
   const find = () =>
     ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin', '/sbin', '/bin']
       .map((d) => join(d, program))
