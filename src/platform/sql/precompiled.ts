@@ -3,8 +3,11 @@
  * building and compiling the Kysely query per call is a measurable share of the request
  * (bench/api.bench.ts). `build` receives placeholder values; `run` takes the real ones in the
  * same order. Compiled per Kysely instance, so `read` and `write` handles each get their own.
+ * On PostgreSQL (without a transaction pooler) the text also goes as a named prepared statement
+ * (prepared-statements.ts).
  */
 import { type Compilable, type CompiledQuery, createQueryId, type Kysely } from 'kysely';
+import { registerPrepared } from './prepared-statements.ts';
 
 export function precompiled<DB, P extends unknown[], R>(
   build: (db: Kysely<DB>, ...placeholders: P) => Compilable<R>,
@@ -21,6 +24,7 @@ export function precompiled<DB, P extends unknown[], R>(
         );
       }
       cache.set(db, compiled);
+      registerPrepared(compiled.sql);
     }
     const result = await db.executeQuery<R>({ ...compiled, parameters: params, queryId: createQueryId() });
     return result.rows;

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { kyselySqlPort } from '../kysely-sql-port.ts';
 import { createReplicatedSql, type ReplicaSettings } from '../router/replicated-sql.ts';
 import type { SqlPort } from '../sql.ts';
+import { PreparingClient } from './preparing-client.ts';
 
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
@@ -24,8 +25,9 @@ export type PostgresSqlOptions = Readonly<{
    * `pgbouncer-transaction`: the URLs lead to PgBouncer in transaction mode, which refuses
    * startup parameters it does not track (statement_timeout): the timeout is then the server's
    * (`ALTER DATABASE … SET statement_timeout`, which `bazaar stack db --pgbouncer` does).
-   * Nothing else changes: Kysely and pg send unnamed statements, and every domain handle names
-   * its schema in the SQL (`withSchema`), never through `SET search_path`.
+   * Nor are precompiled queries prepared by name (preparing-client.ts): a statement prepared on
+   * one server connection would be unknown on the next. Every domain handle names its schema in
+   * the SQL (`withSchema`), never through `SET search_path`.
    */
   pooler?: 'none' | 'pgbouncer-transaction';
 }>;
@@ -40,7 +42,9 @@ export async function createPostgresSql(options: PostgresSqlOptions): Promise<Sq
     application_name: options.applicationName ?? 'bazaar',
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
-    ...(options.pooler === 'pgbouncer-transaction' ? {} : { statement_timeout: STATEMENT_TIMEOUT_MS }),
+    ...(options.pooler === 'pgbouncer-transaction'
+      ? {}
+      : { statement_timeout: STATEMENT_TIMEOUT_MS, Client: PreparingClient }),
   };
   const failover = options.failoverUrls ?? [];
   if ((options.replicas && options.replicas.urls.length > 0) || failover.length > 0) {
