@@ -186,7 +186,9 @@ for (const backend of BACKENDS) {
         await request(t, 'GET', `/api/products/${p.id}`);
         // A service without a cache changes the row and invalidates nothing (no worker runs here).
         const uncached = createCatalogService({ sql: t.platform.sql, objects: t.platform.objects });
-        await uncached.updateProduct({ userId: seller.userId, role: 'seller' }, p.id, { title: 'Current row' });
+        await uncached.updateProduct({ userId: seller.userId, role: 'seller' }, p.id, {
+          title: 'Current row',
+        });
 
         const anonymous = await request(t, 'GET', `/api/products/${p.id}`);
         assert.equal(anonymous.json().title, 'Cached copy');
