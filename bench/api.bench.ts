@@ -317,7 +317,7 @@ try {
       t.cache,
       t.name,
       Math.round(median(rs.map((r) => r.rps))),
-      median(rs.map((r) => r.p99)),
+      Number(median(rs.map((r) => r.p99)).toFixed(1)),
       median(vsJson.get(t)!).toFixed(2),
       withPg ? median(pgRatios).toFixed(2) : 'n/a',
       withPg && t !== pgBaseline ? pgRatios.map((x) => x.toFixed(2)).join(' ') : '',

@@ -10,9 +10,10 @@
  *   3. cache on, after one request for every product (the cache holds the whole catalog, as it
  *      would after running a while), then the same 5 s warm-up
  *   4. product detail alone, cache on: one web instance's own port and a bare Fastify JSON route
- *      (bench/baseline-server.ts), both without HAProxy, so their ratio is like for like, in
- *      BENCH_PAIRS (default 5) back-to-back pairs in alternating order, the median pair reported;
- *      and through HAProxy for information. Both sides get the same paths (`/…/<product id>`, Zipf)
+ *      (bench/baseline-server.ts), both without HAProxy, so their ratio is like for like: after
+ *      one warm-up each, BENCH_PAIRS (default 5) pairs of BENCH_SECONDS per side, each side's time
+ *      cut into 5 slices interleaved with the other's (the order flips every slice), the median
+ *      pair reported; and through HAProxy for information. Both sides get the same paths (`/…/<product id>`, Zipf)
  *      from wrk (installed with apt when missing; else autocannon, said at the start): phases 1–3
  *      read every response's counters, which needs autocannon in this process, and on two cores
  *      that generator, not the servers, would set phase 4's rates (the bare route's most)
@@ -56,6 +57,8 @@ const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const WARMUP_SECONDS = 5;
 /** Paired runs of product detail against the bare route (phase 4). */
 const PAIR_ROUNDS = Number(process.env['BENCH_PAIRS'] ?? 5);
+/** Interleaved slices per side in each pair. */
+const PAIR_SLICES = 5;
 let pairRatios: number[] = [];
 const ZIPF_S = 1.1;
 const MIX = { detail: 0.8, listing: 0.15, search: 0.05 } as const;
@@ -143,6 +146,15 @@ const webPids = (...names: string[]) =>
     .processes.filter((p) => names.includes(p.name))
     .map((p) => p.pid!);
 
+type MeasureOptions = {
+  /** Read every response's counters (autocannon); without, the run may use wrk. */
+  counted?: boolean;
+  seconds?: number;
+  warmupSeconds?: number;
+  /** No line per run (phase 4's slices are summed up per pair). */
+  quiet?: boolean;
+};
+
 async function measure(
   phase: string,
   via: string,
@@ -150,17 +162,16 @@ async function measure(
   paths: () => string,
   /** The serving processes, whose CPU time per response is reported. */
   pids: readonly number[],
-  /** Read every response's counters (autocannon); without, the run may use wrk. */
-  counted = true,
+  { counted = true, seconds = SECONDS, warmupSeconds = WARMUP_SECONDS, quiet = false }: MeasureOptions = {},
 ): Promise<Row> {
-  log(`${phase} via ${via}: ${WARMUP_SECONDS}s warm-up, then ${SECONDS}s measured…`);
+  if (!quiet) log(`${phase} via ${via}: ${warmupSeconds}s warm-up, then ${seconds}s measured…`);
   const counters = counted ? responseCounters() : undefined;
   const cpu = () => pids.reduce((sum, pid) => sum + cpuUs(pid), 0);
   let cpuAtStart = 0;
   const r = await load(phase, url, paths, {
-    seconds: SECONDS,
+    seconds,
     connections: CONNECTIONS,
-    warmupSeconds: WARMUP_SECONDS,
+    warmupSeconds,
     onMeasuredRun: () => {
       cpuAtStart = cpu();
     },
@@ -168,12 +179,29 @@ async function measure(
   });
   const cpuUsPerRequest = (cpu() - cpuAtStart) / Math.max(1, r.responses);
   const row: Row = { ...r, phase, via, load1: load1(), ...(counters ? { counters } : {}), cpuUsPerRequest };
+  if (quiet) return row;
   log(
     `${Math.round(r.rps)} req/s (${r.generator}), p50 ${r.p50} ms, p99 ${r.p99} ms, hit ratio ${hitRatio(row)}, ` +
       `db queries/req ${queriesPerRequest(row)}, server CPU ${Math.round(cpuUsPerRequest)} µs/req, ` +
       `errors ${r.errors}, non-2xx ${r.non2xx}, load ${row.load1}`,
   );
   return row;
+}
+
+/** Equal-length runs of one server as one: mean req/s, CPU per response over all, median latencies. */
+function summed(runs: readonly Row[]): Row {
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  const responses = runs.reduce((n, r) => n + r.responses, 0);
+  return {
+    ...runs[runs.length - 1]!,
+    rps: runs.reduce((n, r) => n + r.rps, 0) / runs.length,
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
+    responses,
+    cpuUsPerRequest: runs.reduce((n, r) => n + r.cpuUsPerRequest! * r.responses, 0) / Math.max(1, responses),
+  };
 }
 
 const hitRatio = (r: Row) => {
@@ -304,35 +332,57 @@ try {
   );
   baseline = await startNode(['bench/baseline-server.ts', 'json'], {}, /listening (\d+)/);
   const bareUrl = `http://127.0.0.1:${baseline.match[1]}`;
-  // Pairs measured back to back, in alternating order: a shared machine's speed drifts within a
-  // minute, so only adjacent runs compare. The rows keep the median pair's figures.
+  const bare = (options: MeasureOptions) =>
+    measure(
+      'bare Fastify JSON route',
+      'direct',
+      bareUrl,
+      () => `/bench/${ids[rank()]}`, // the same paths' shape and length as the app's
+      [baseline!.process.pid!],
+      options,
+    );
+  const app = (options: MeasureOptions) =>
+    measure(
+      'product detail, cache on',
+      'web1 direct',
+      `http://127.0.0.1:${ports.web(1)}`,
+      detail,
+      webPids('web1'),
+      options,
+    );
+  log(`warming both up (${WARMUP_SECONDS}s each)…`);
+  for (const side of [app, bare])
+    await side({ counted: false, seconds: WARMUP_SECONDS, warmupSeconds: 0, quiet: true });
+  // A shared machine's speed drifts within seconds, so each pair is PAIR_SLICES short slices per
+  // side, interleaved (the order flips every slice), summed per side: drift falls on both alike.
+  // The rows keep the median pair's figures.
   const pairs: { json: Row; direct: Row }[] = [];
+  const slice: MeasureOptions = {
+    counted: false,
+    seconds: Math.max(1, Math.round(SECONDS / PAIR_SLICES)),
+    warmupSeconds: 0,
+    quiet: true,
+  };
   for (let round = 1; round <= PAIR_ROUNDS; round++) {
-    const bare = () =>
-      measure(
-        'bare Fastify JSON route',
-        'direct',
-        bareUrl,
-        () => `/bench/${ids[rank()]}`, // the same paths' shape and length as the app's
-        [baseline!.process.pid!],
-        false,
-      );
-    const app = () =>
-      measure(
-        'product detail, cache on',
-        'web1 direct',
-        `http://127.0.0.1:${ports.web(1)}`,
-        detail,
-        webPids('web1'),
-        false,
-      );
-    if (round % 2 === 1) {
-      const j = await bare();
-      pairs.push({ json: j, direct: await app() });
-    } else {
-      const d = await app();
-      pairs.push({ json: await bare(), direct: d });
+    const a: Row[] = [];
+    const b: Row[] = [];
+    for (let i = 0; i < PAIR_SLICES; i++) {
+      if ((round + i) % 2 === 0) {
+        a.push(await app(slice));
+        b.push(await bare(slice));
+      } else {
+        b.push(await bare(slice));
+        a.push(await app(slice));
+      }
     }
+    const pair = { json: summed(b), direct: summed(a) };
+    pairs.push(pair);
+    log(
+      `pair ${round}/${PAIR_ROUNDS}: product detail ${Math.round(pair.direct.rps)} req/s ` +
+        `(${Math.round(pair.direct.cpuUsPerRequest!)} µs/req), bare ${Math.round(pair.json.rps)} req/s ` +
+        `(${Math.round(pair.json.cpuUsPerRequest!)} µs/req): ${(pair.direct.rps / pair.json.rps).toFixed(2)}, ` +
+        `load ${load1()}`,
+    );
   }
   await baseline.stop();
   baseline = undefined;
@@ -346,7 +396,7 @@ try {
     balancer,
     detail,
     webPids('web1', 'web2'),
-    false,
+    { counted: false },
   );
   rows.push(json, direct, through);
 

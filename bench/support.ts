@@ -191,7 +191,7 @@ export async function load(
   options: {
     seconds: number;
     connections: number;
-    /** Unmeasured run first; default a quarter of `seconds` (at least 1). */
+    /** Unmeasured run first (0: none); default a quarter of `seconds` (at least 1). */
     warmupSeconds?: number;
     /** Given each client of the measured run only, e.g. `ResponseCounters.setupClient`; means autocannon. */
     setupClient?: (client: autocannon.Client) => void;
@@ -207,7 +207,7 @@ export async function load(
       const scriptFile = join(dir, 'paths.lua');
       await writeFile(pathsFile, `${Array.from({ length: WRK_PATHS }, paths).join('\n')}\n`);
       await writeFile(scriptFile, WRK_SCRIPT);
-      await wrkRun(url, pathsFile, scriptFile, warmupSeconds, options.connections); // warm-up: JIT, pools, caches
+      if (warmupSeconds > 0) await wrkRun(url, pathsFile, scriptFile, warmupSeconds, options.connections); // warm-up: JIT, pools, caches
       options.onMeasuredRun?.();
       const r = await wrkRun(url, pathsFile, scriptFile, options.seconds, options.connections);
       return { name, ...r, generator: 'wrk' };
@@ -223,7 +223,7 @@ export async function load(
       requests: [{ setupRequest: (req) => ({ ...req, path: paths() }) }],
       ...(setupClient ? { setupClient } : {}),
     });
-  await run(warmupSeconds); // warm-up: JIT, pools, caches
+  if (warmupSeconds > 0) await run(warmupSeconds); // warm-up: JIT, pools, caches
   options.onMeasuredRun?.();
   const r = await run(options.seconds, options.setupClient);
   return {
