@@ -227,7 +227,11 @@ for (const backend of BACKENDS) {
 
         assert.equal((await anonymous()).statusCode, 404);
         assert.equal((await request(t, 'GET', `/api/products/${p.id}`, seller)).statusCode, 200);
-        assert.equal((await anonymous()).statusCode, 404, 'the owner read put nothing in the cache');
+        const again = await anonymous();
+        assert.equal(again.statusCode, 404, 'the owner read put nothing in the cache');
+        assert.equal(again.json().code, 'NOT_FOUND');
+        assert.equal(cacheOutcome(again), 'hit=1 miss=0 stale=0', 'a cached "not public" is one hit');
+        assert.equal(queries(again), 0);
         const other = await signIn(t, 'seller');
         assert.equal((await request(t, 'GET', `/api/products/${p.id}`, other)).statusCode, 404);
         const own = await request(t, 'GET', '/api/seller/products', seller);

@@ -91,8 +91,9 @@ export interface CatalogService {
   /** One product; a draft only for its owner or an admin (NOT_FOUND to anyone else). */
   getProduct(actor: Actor | null, id: string): Promise<Product>;
   /**
-   * What `getProduct(null, id)` answers, when this instance can tell at once (the product is in
-   * its memory cache, fresh): no promise, no database. Undefined otherwise (ask `getProduct`).
+   * What `getProduct(null, id)` answers, when this instance can tell at once from its memory cache
+   * (fresh): the product, or NOT_FOUND thrown; no promise, no database. Undefined otherwise (ask
+   * `getProduct`).
    */
   publicProductNow(id: string): Product | undefined;
   /** Published products among `ids` (at most 1000; unknown ids and drafts left out), in no order. Stale-tolerant: read handle. */
@@ -272,7 +273,9 @@ export function createCatalogService(
     },
 
     publicProductNow(id) {
-      return cached.peekProduct(id) ?? undefined;
+      const known = cached.peekProduct(id);
+      if (known === null) throw notFound(`product ${id}`); // cached as not public (a draft, or none)
+      return known;
     },
 
     async getProducts(ids) {
