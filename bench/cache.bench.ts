@@ -28,7 +28,9 @@
  * 31000–31800 and is torn down at the end, on error and on Ctrl-C.
  *
  * Settings: BENCH_PRODUCTS (default 100000), BENCH_SECONDS per measured run (default 20),
- * BENCH_CONNECTIONS (default 32), BENCH_PAIRS (default 5).
+ * BENCH_CONNECTIONS (default 32), BENCH_PAIRS (default 5), BENCH_PHASES (default 1,2,3,4; phase
+ * 4 always, and phase 3's pass over every product whenever 4 runs: BENCH_PHASES=4 measures
+ * product detail in web processes that served nothing else).
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -57,6 +59,14 @@ const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const WARMUP_SECONDS = 5;
 /** Paired runs of product detail against the bare route (phase 4). */
 const PAIR_ROUNDS = Number(process.env['BENCH_PAIRS'] ?? 5);
+/** Which phases run (phase 4 always; 3's warming pass whenever 4 runs): e.g. BENCH_PHASES=4. */
+const PHASES = new Set((process.env['BENCH_PHASES'] ?? '1,2,3,4').split(',').map((x) => x.trim()));
+if (!PHASES.has('4') || [...PHASES].some((p) => !['1', '2', '3', '4'].includes(p))) {
+  console.error(
+    `BENCH_PHASES must list phases 1–4 and include 4, e.g. BENCH_PHASES=1,2,3,4 or BENCH_PHASES=4; got "${process.env['BENCH_PHASES']}"`,
+  );
+  process.exit(2);
+}
 /** Interleaved slices per side in each pair. */
 const PAIR_SLICES = 5;
 let pairRatios: number[] = [];
@@ -293,15 +303,19 @@ try {
 
   const rows: Row[] = [];
 
-  step('phase 1: cache off (CACHE=none)');
-  await webSettings({ CACHE: 'none', EXPOSE_COUNTERS: 'true', LOG_LEVEL: 'warn' });
-  rows.push(await measure('mix, cache off', 'HAProxy', balancer, mix, webPids('web1', 'web2')));
+  if (PHASES.has('1')) {
+    step('phase 1: cache off (CACHE=none)');
+    await webSettings({ CACHE: 'none', EXPOSE_COUNTERS: 'true', LOG_LEVEL: 'warn' });
+    rows.push(await measure('mix, cache off', 'HAProxy', balancer, mix, webPids('web1', 'web2')));
+  }
 
-  step('phase 2: cache on (memory + Redis), starting empty');
+  if (PHASES.has('2')) step('phase 2: cache on (memory + Redis), starting empty');
   await webSettings({ EXPOSE_COUNTERS: 'true', LOG_LEVEL: 'warn' });
-  rows.push(
-    await measure('mix, cache on (cold + 5 s warm-up)', 'HAProxy', balancer, mix, webPids('web1', 'web2')),
-  );
+  if (PHASES.has('2')) {
+    rows.push(
+      await measure('mix, cache on (cold + 5 s warm-up)', 'HAProxy', balancer, mix, webPids('web1', 'web2')),
+    );
+  }
 
   step(`phase 3: cache on, after one request for each of the ${ids.length} products`);
   {
@@ -325,7 +339,9 @@ try {
       `warmed in ${((performance.now() - started) / 1000).toFixed(0)}s (${r.non2xx + r.errors} failed requests)`,
     );
   }
-  rows.push(await measure('mix, cache on (warm)', 'HAProxy', balancer, mix, webPids('web1', 'web2')));
+  if (PHASES.has('3')) {
+    rows.push(await measure('mix, cache on (warm)', 'HAProxy', balancer, mix, webPids('web1', 'web2')));
+  }
 
   step(
     `phase 4: product detail alone, cache on, versus a bare Fastify JSON route (${PAIR_ROUNDS} paired rounds)`,
