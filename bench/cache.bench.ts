@@ -7,8 +7,9 @@
  *        category listing, 5% first page of a search; 32 connections
  *   1. cache off (CACHE=none on both web instances)
  *   2. cache on (memory + Redis), after a 5 s unmeasured warm-up: the cache starts empty
- *   3. cache on, after one request for every product (the cache holds the whole catalog, as it
- *      would after running a while), then the same 5 s warm-up
+ *   3. cache on, after one request for every product on each web instance's own port (each one's
+ *      memory tier, sized for it, holds the whole catalog, as it would after running a while),
+ *      then the same 5 s warm-up
  *   4. product detail alone, cache on: one web instance's own port and a bare Fastify JSON route
  *      (bench/baseline-server.ts), both without HAProxy, so their ratio is like for like: after
  *      one warm-up each, BENCH_PAIRS (default 5) pairs of BENCH_SECONDS per side, each side's time
@@ -30,12 +31,15 @@
  * Settings: BENCH_PRODUCTS (default 100000), BENCH_SECONDS per measured run (default 20),
  * BENCH_CONNECTIONS (default 32), BENCH_PAIRS (default 5), BENCH_PHASES (default 1,2,3,4; phase
  * 4 always, and phase 3's pass over every product whenever 4 runs: BENCH_PHASES=4 measures
- * product detail in web processes that served nothing else).
+ * product detail in web processes that served nothing else), BENCH_CPU_PROFILE=DIR (the web
+ * instances write V8 CPU profiles, `--cpu-prof`, into DIR from the cache-on restart to teardown;
+ * profiling slows them, so read such a run's profiles, not its figures).
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { prng } from '../src/apps/seed-data.ts';
 import { readManifest, stackEnvironment } from '../src/apps/stack/stack-db.ts';
@@ -67,10 +71,21 @@ if (!PHASES.has('4') || [...PHASES].some((p) => !['1', '2', '3', '4'].includes(p
   );
   process.exit(2);
 }
+/** BENCH_CPU_PROFILE=DIR: web instances write V8 CPU profiles there (cache on, until teardown). */
+const PROFILE_DIR = process.env['BENCH_CPU_PROFILE'] ? resolve(process.env['BENCH_CPU_PROFILE']) : undefined;
 /** Interleaved slices per side in each pair. */
 const PAIR_SLICES = 5;
 let pairRatios: number[] = [];
 const ZIPF_S = 1.1;
+/**
+ * The memory tier sized to hold the whole catalog, with room for listings and searches (the
+ * defaults, 100,000 entries and 64 MiB, would evict part of a 100,000-product catalog, and every
+ * evicted page read would be a Redis read).
+ */
+const CACHE_SIZE = {
+  CACHE_MEMORY_ITEMS: String(Math.max(100_000, Math.ceil(PRODUCTS * 1.5))),
+  CACHE_MEMORY_MB: String(Math.max(64, Math.ceil(PRODUCTS / 1000) + 64)),
+};
 const MIX = { detail: 0.8, listing: 0.15, search: 0.05 } as const;
 
 const step = (line: string) => console.log(`\n== ${line}`);
@@ -85,11 +100,14 @@ const ports = fleetPorts(basePort);
 const balancer = `http://127.0.0.1:${ports.haproxy}`;
 
 let baseline: Awaited<ReturnType<typeof startNode>> | undefined;
+/** The fleet's Redis, for its command counts. */
+const redis = new Redis({ host: '127.0.0.1', port: ports.redis, lazyConnect: true, maxRetriesPerRequest: 1 });
 let tornDown: Promise<void> | undefined;
 function tearDown(): Promise<void> {
   tornDown ??= (async () => {
     step('tearing the fleet down');
     await baseline?.stop();
+    redis.disconnect();
     await fleetDown({ dir, remove: true }, log).catch((err: Error) =>
       console.error(`  stack down failed: ${err.message}; run: bazaar stack down --dir ${dir} --remove`),
     );
@@ -125,6 +143,35 @@ function zipf(n: number, s: number, random: () => number): () => number {
   };
 }
 
+/**
+ * One request for every product on each web instance's own port, so each one's memory tier holds
+ * the whole catalog, as an instance's would after running a while (through HAProxy each would get
+ * half, and the other half would be Redis reads).
+ */
+async function warmEveryInstance(ids: readonly string[]): Promise<void> {
+  for (const p of readFleet(dir)!.processes.filter((x) => x.role === 'web')) {
+    let next = 0;
+    const started = performance.now();
+    const progress = setInterval(
+      () =>
+        log(
+          `warming ${p.name}: ${next}/${ids.length} (${Math.round(next / ((performance.now() - started) / 1000))}/s)`,
+        ),
+      10_000,
+    );
+    const r = await autocannon({
+      url: `http://127.0.0.1:${p.port}`,
+      connections: CONNECTIONS,
+      amount: ids.length,
+      requests: [{ setupRequest: (req) => ({ ...req, path: `/api/products/${ids[next++ % ids.length]}` }) }],
+    });
+    clearInterval(progress);
+    log(
+      `${p.name} warmed in ${((performance.now() - started) / 1000).toFixed(0)}s (${r.non2xx + r.errors} failed requests)`,
+    );
+  }
+}
+
 /** Writes DIR/web.env and restarts each web instance with it (graceful, one at a time). */
 async function webSettings(settings: Record<string, string>): Promise<void> {
   const lines = Object.entries(settings).map(([k, v]) => `${k}=${v}`);
@@ -142,7 +189,15 @@ type Row = LoadResult & {
   counters?: ResponseCounters;
   /** CPU time (user + system) of the serving processes per response, in µs. */
   cpuUsPerRequest?: number;
+  /** Reads of the cache's Redis tier (GET commands on the fleet's Redis) per response: memory-tier misses. */
+  l2ReadsPerRequest?: number;
 };
+
+/** GET commands the fleet's Redis has run so far (INFO commandstats): the cache's L2 reads. */
+async function redisGets(): Promise<number> {
+  const info = String(await redis.info('commandstats'));
+  return Number(/^cmdstat_get:calls=(\d+)/m.exec(info)?.[1] ?? 0);
+}
 
 /** CPU time of a process so far, in µs (Linux: utime + stime in /proc/PID/stat, clock ticks of 10 ms). */
 function cpuUs(pid: number): number {
@@ -163,6 +218,8 @@ type MeasureOptions = {
   warmupSeconds?: number;
   /** No line per run (phase 4's slices are summed up per pair). */
   quiet?: boolean;
+  /** Count the fleet's Redis GETs per response (the cache's L2 reads); default true. */
+  l2?: boolean;
 };
 
 async function measure(
@@ -172,27 +229,44 @@ async function measure(
   paths: () => string,
   /** The serving processes, whose CPU time per response is reported. */
   pids: readonly number[],
-  { counted = true, seconds = SECONDS, warmupSeconds = WARMUP_SECONDS, quiet = false }: MeasureOptions = {},
+  {
+    counted = true,
+    seconds = SECONDS,
+    warmupSeconds = WARMUP_SECONDS,
+    quiet = false,
+    l2 = true,
+  }: MeasureOptions = {},
 ): Promise<Row> {
   if (!quiet) log(`${phase} via ${via}: ${warmupSeconds}s warm-up, then ${seconds}s measured…`);
   const counters = counted ? responseCounters() : undefined;
   const cpu = () => pids.reduce((sum, pid) => sum + cpuUs(pid), 0);
   let cpuAtStart = 0;
+  let getsAtStart: Promise<number> | undefined;
   const r = await load(phase, url, paths, {
     seconds,
     connections: CONNECTIONS,
     warmupSeconds,
     onMeasuredRun: () => {
       cpuAtStart = cpu();
+      if (l2) getsAtStart = redisGets();
     },
     ...(counters ? { setupClient: counters.setupClient } : {}),
   });
   const cpuUsPerRequest = (cpu() - cpuAtStart) / Math.max(1, r.responses);
-  const row: Row = { ...r, phase, via, load1: load1(), ...(counters ? { counters } : {}), cpuUsPerRequest };
+  const l2Reads = getsAtStart ? (await redisGets()) - (await getsAtStart) : undefined;
+  const row: Row = {
+    ...r,
+    phase,
+    via,
+    load1: load1(),
+    ...(counters ? { counters } : {}),
+    cpuUsPerRequest,
+    ...(l2Reads === undefined ? {} : { l2ReadsPerRequest: l2Reads / Math.max(1, r.responses) }),
+  };
   if (quiet) return row;
   log(
     `${Math.round(r.rps)} req/s (${r.generator}), p50 ${r.p50} ms, p99 ${r.p99} ms, hit ratio ${hitRatio(row)}, ` +
-      `db queries/req ${queriesPerRequest(row)}, server CPU ${Math.round(cpuUsPerRequest)} µs/req, ` +
+      `db queries/req ${queriesPerRequest(row)}, Redis reads/req ${row.l2ReadsPerRequest?.toFixed(3) ?? '-'}, server CPU ${Math.round(cpuUsPerRequest)} µs/req, ` +
       `errors ${r.errors}, non-2xx ${r.non2xx}, load ${row.load1}`,
   );
   return row;
@@ -211,6 +285,12 @@ function summed(runs: readonly Row[]): Row {
     non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
     responses,
     cpuUsPerRequest: runs.reduce((n, r) => n + r.cpuUsPerRequest! * r.responses, 0) / Math.max(1, responses),
+    ...(runs.every((r) => r.l2ReadsPerRequest !== undefined)
+      ? {
+          l2ReadsPerRequest:
+            runs.reduce((n, r) => n + r.l2ReadsPerRequest! * r.responses, 0) / Math.max(1, responses),
+        }
+      : {}),
   };
 }
 
@@ -310,35 +390,20 @@ try {
   }
 
   if (PHASES.has('2')) step('phase 2: cache on (memory + Redis), starting empty');
-  await webSettings({ EXPOSE_COUNTERS: 'true', LOG_LEVEL: 'warn' });
+  await webSettings({
+    EXPOSE_COUNTERS: 'true',
+    LOG_LEVEL: 'warn',
+    ...CACHE_SIZE,
+    ...(PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : {}),
+  });
   if (PHASES.has('2')) {
     rows.push(
       await measure('mix, cache on (cold + 5 s warm-up)', 'HAProxy', balancer, mix, webPids('web1', 'web2')),
     );
   }
 
-  step(`phase 3: cache on, after one request for each of the ${ids.length} products`);
-  {
-    let next = 0;
-    const started = performance.now();
-    const progress = setInterval(
-      () =>
-        log(
-          `warming: ${next}/${ids.length} (${Math.round(next / ((performance.now() - started) / 1000))}/s)`,
-        ),
-      10_000,
-    );
-    const r = await autocannon({
-      url: balancer,
-      connections: CONNECTIONS,
-      amount: ids.length,
-      requests: [{ setupRequest: (req) => ({ ...req, path: `/api/products/${ids[next++ % ids.length]}` }) }],
-    });
-    clearInterval(progress);
-    log(
-      `warmed in ${((performance.now() - started) / 1000).toFixed(0)}s (${r.non2xx + r.errors} failed requests)`,
-    );
-  }
+  step(`phase 3: cache on, after one request for each of the ${ids.length} products on each web instance`);
+  await warmEveryInstance(ids);
   if (PHASES.has('3')) {
     rows.push(await measure('mix, cache on (warm)', 'HAProxy', balancer, mix, webPids('web1', 'web2')));
   }
@@ -355,7 +420,7 @@ try {
       bareUrl,
       () => `/bench/${ids[rank()]}`, // the same paths' shape and length as the app's
       [baseline!.process.pid!],
-      options,
+      { ...options, l2: false },
     );
   const app = (options: MeasureOptions) =>
     measure(
@@ -395,7 +460,8 @@ try {
     pairs.push(pair);
     log(
       `pair ${round}/${PAIR_ROUNDS}: product detail ${Math.round(pair.direct.rps)} req/s ` +
-        `(${Math.round(pair.direct.cpuUsPerRequest!)} µs/req), bare ${Math.round(pair.json.rps)} req/s ` +
+        `(${Math.round(pair.direct.cpuUsPerRequest!)} µs/req, ${pair.direct.l2ReadsPerRequest!.toFixed(3)} Redis reads/req), ` +
+        `bare ${Math.round(pair.json.rps)} req/s ` +
         `(${Math.round(pair.json.cpuUsPerRequest!)} µs/req): ${(pair.direct.rps / pair.json.rps).toFixed(2)}, ` +
         `load ${load1()}`,
     );
@@ -424,6 +490,7 @@ try {
     'p99 ms',
     'cache hit ratio',
     'db queries/req',
+    'Redis reads/req',
     'vs bare Fastify',
     'server CPU µs/req',
     'bare CPU / this CPU',
@@ -439,6 +506,7 @@ try {
     r.p99,
     hitRatio(r),
     queriesPerRequest(r),
+    r.l2ReadsPerRequest === undefined ? '-' : r.l2ReadsPerRequest.toFixed(3),
     r === direct || r === json ? (r.rps / json.rps).toFixed(2) : '-',
     Math.round(r.cpuUsPerRequest!),
     r === direct || r === json ? (json.cpuUsPerRequest! / r.cpuUsPerRequest!).toFixed(2) : '-',

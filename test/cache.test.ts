@@ -46,3 +46,34 @@ describe('cache deletes repeated for read replicas', () => {
     }
   });
 });
+
+describe('memory tier bounds (CACHE_MEMORY_ITEMS, CACHE_MEMORY_MB)', () => {
+  it('when more keys are read than the tier holds, then the least recently used is loaded again', async () => {
+    const cache = createCache({ maxMemoryItems: 3 });
+    try {
+      let loads = 0;
+      const read = (key: string) => cache.getOrSet(key, async () => ++loads, { ttlMs: 60_000 });
+      for (const key of ['a', 'b', 'c']) await read(key);
+      await read('a'); // a is now the most recently used; b the least
+      await read('d'); // evicts b
+      assert.equal(loads, 4);
+      assert.equal(await read('a'), 1);
+      assert.equal(await read('b'), 5, 'b was evicted and loaded again');
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it('when the settings are given, then the configuration takes them, and refuses what is not a count', async () => {
+    const { loadConfig, ConfigError } = await import('../src/config/config.ts');
+    const base = { DATA_DIR: '/nonexistent-bazaar-test' };
+    const config = loadConfig({ ...base, CACHE_MEMORY_ITEMS: '250000', CACHE_MEMORY_MB: '256' });
+    assert.equal(config.cacheMemoryItems, 250_000);
+    assert.equal(config.cacheMemoryMb, 256);
+    assert.deepEqual([loadConfig(base).cacheMemoryItems, loadConfig(base).cacheMemoryMb], [100_000, 64]);
+    assert.throws(
+      () => loadConfig({ ...base, CACHE_MEMORY_MB: '1.5GB' }),
+      (err: Error) => err instanceof ConfigError && /CACHE_MEMORY_MB.*whole number/.test(err.message),
+    );
+  });
+});

@@ -50,6 +50,10 @@ export type Config = Readonly<{
   cache: 'memory' | 'redis' | 'none';
   /** Prefix of the cache's Redis keys and bus messages; deployments sharing one Redis need their own. */
   cachePrefix: string;
+  /** The cache's memory tier (per process): at most this many entries… */
+  cacheMemoryItems: number;
+  /** …and this many MiB of their JSON. */
+  cacheMemoryMb: number;
   /** Per-response counters (`x-db-queries`, `x-cache`) for benchmarks behind a load balancer. */
   exposeCounters: boolean;
   sessionIdleTtlMs: number;
@@ -355,6 +359,8 @@ export function loadConfig(env: Env = readEnv()): Config {
       'redis',
     ),
     cachePrefix: get('CACHE_PREFIX', text, 'bazaar:cache', 'shop-staging:cache'),
+    cacheMemoryItems: get('CACHE_MEMORY_ITEMS', int(100, 10_000_000), 100_000, '250000'),
+    cacheMemoryMb: get('CACHE_MEMORY_MB', int(1, 65_536), 64, '256'),
     exposeCounters: get('EXPOSE_COUNTERS', bool, false, 'true'),
     sessionIdleTtlMs: get('SESSION_IDLE_TTL', duration(60_000, 90 * 86_400_000), 2 * 86_400_000, '2d'),
     sessionAbsoluteTtlMs: get(

@@ -110,6 +110,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       : createCache({
           redisUrl: config.cache === 'redis' ? config.redisUrl : undefined,
           prefix: config.cachePrefix,
+          maxMemoryItems: config.cacheMemoryItems,
+          maxMemoryBytes: config.cacheMemoryMb * 1024 * 1024,
           // With replicas, a delete is repeated once every serving replica has replayed the write.
           repeatDeletesAfterMs:
             config.databaseReplicaUrls.length > 0
