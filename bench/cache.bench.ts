@@ -10,8 +10,9 @@
  *   3. cache on, after one request for every product on each web instance's own port (each one's
  *      memory tier, sized for it, holds the whole catalog, as it would after running a while),
  *      then the same 5 s warm-up
- *   4. product detail alone, cache on: one web instance's own port and a bare Fastify JSON route
- *      (bench/baseline-server.ts), both without HAProxy, so their ratio is like for like: after
+ *   4. product detail alone, cache on, web instances restarted as production runs them (no
+ *      counter headers) and warmed as in 3: one web instance's own port and a bare Fastify JSON
+ *      route (bench/baseline-server.ts), both without HAProxy, so their ratio is like for like: after
  *      one warm-up each, BENCH_PAIRS (default 5) pairs of BENCH_SECONDS per side, each side's time
  *      cut into 5 slices interleaved with the other's (the order flips every slice), the median
  *      pair reported; and through HAProxy for information. Both sides get the same paths (`/…/<product id>`, Zipf)
@@ -19,19 +20,19 @@
  *      read every response's counters, which needs autocannon in this process, and on two cores
  *      that generator, not the servers, would set phase 4's rates (the bare route's most)
  *
- * Per phase: req/s, p50/p99, errors and non-2xx, and from the counters every response carries
- * (EXPOSE_COUNTERS=true): the cache hit ratio and database queries per request; also the CPU
- * time of the serving processes per response (/proc), which holds when the machine is shared
- * and req/s do not (the ratio of bare to app CPU per request is the req/s ratio both would
- * reach on cores of their own). Web instances run
+ * Per phase: req/s, p50/p99, errors and non-2xx, Redis reads (GETs) per response, and in phases
+ * 1–3 from the counters every response carries (EXPOSE_COUNTERS=true): the cache hit ratio and
+ * database queries per request; also the CPU time of the serving processes per response
+ * (/proc), which holds when the machine is shared and req/s do not (the ratio of bare to app CPU
+ * per request is the req/s ratio both would reach on cores of their own). Web instances run
  * with LOG_LEVEL=warn (no request log, as the baseline); settings reach them through the fleet's
  * DIR/web.env and `bazaar stack restart webN`. The fleet lives in a temporary folder on base port
  * 31000–31800 and is torn down at the end, on error and on Ctrl-C.
  *
  * Settings: BENCH_PRODUCTS (default 100000), BENCH_SECONDS per measured run (default 20),
  * BENCH_CONNECTIONS (default 32), BENCH_PAIRS (default 5), BENCH_PHASES (default 1,2,3,4; phase
- * 4 always, and phase 3's pass over every product whenever 4 runs: BENCH_PHASES=4 measures
- * product detail in web processes that served nothing else), BENCH_CPU_PROFILE=DIR (the web
+ * 4 always: it restarts the web instances without counter headers and makes its own pass over
+ * every product on each, so it measures processes that served nothing else), BENCH_CPU_PROFILE=DIR (the web
  * instances write V8 CPU profiles, `--cpu-prof`, into DIR from the cache-on restart to teardown;
  * profiling slows them, so read such a run's profiles, not its figures).
  */
@@ -63,7 +64,7 @@ const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const WARMUP_SECONDS = 5;
 /** Paired runs of product detail against the bare route (phase 4). */
 const PAIR_ROUNDS = Number(process.env['BENCH_PAIRS'] ?? 5);
-/** Which phases run (phase 4 always; 3's warming pass whenever 4 runs): e.g. BENCH_PHASES=4. */
+/** Which phases run (phase 4 always): e.g. BENCH_PHASES=4. */
 const PHASES = new Set((process.env['BENCH_PHASES'] ?? '1,2,3,4').split(',').map((x) => x.trim()));
 if (!PHASES.has('4') || [...PHASES].some((p) => !['1', '2', '3', '4'].includes(p))) {
   console.error(
@@ -389,28 +390,32 @@ try {
     rows.push(await measure('mix, cache off', 'HAProxy', balancer, mix, webPids('web1', 'web2')));
   }
 
-  if (PHASES.has('2')) step('phase 2: cache on (memory + Redis), starting empty');
-  await webSettings({
-    EXPOSE_COUNTERS: 'true',
-    LOG_LEVEL: 'warn',
-    ...CACHE_SIZE,
-    ...(PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : {}),
-  });
+  const profile: Record<string, string> = PROFILE_DIR
+    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` }
+    : {};
+  if (PHASES.has('2') || PHASES.has('3')) {
+    await webSettings({ EXPOSE_COUNTERS: 'true', LOG_LEVEL: 'warn', ...CACHE_SIZE, ...profile });
+  }
   if (PHASES.has('2')) {
+    step('phase 2: cache on (memory + Redis), starting empty');
     rows.push(
       await measure('mix, cache on (cold + 5 s warm-up)', 'HAProxy', balancer, mix, webPids('web1', 'web2')),
     );
   }
 
-  step(`phase 3: cache on, after one request for each of the ${ids.length} products on each web instance`);
-  await warmEveryInstance(ids);
   if (PHASES.has('3')) {
+    step(`phase 3: cache on, after one request for each of the ${ids.length} products on each web instance`);
+    await warmEveryInstance(ids);
     rows.push(await measure('mix, cache on (warm)', 'HAProxy', balancer, mix, webPids('web1', 'web2')));
   }
 
   step(
     `phase 4: product detail alone, cache on, versus a bare Fastify JSON route (${PAIR_ROUNDS} paired rounds)`,
   );
+  // As production runs: no counter headers (nothing reads them here), then the pass over every
+  // product on each instance.
+  await webSettings({ LOG_LEVEL: 'warn', ...CACHE_SIZE, ...profile });
+  await warmEveryInstance(ids);
   baseline = await startNode(['bench/baseline-server.ts', 'json'], {}, /listening (\d+)/);
   const bareUrl = `http://127.0.0.1:${baseline.match[1]}`;
   const bare = (options: MeasureOptions) =>

@@ -49,7 +49,8 @@ export function batchLines(records: readonly Readonly<Record<string, unknown>>[]
   return records
     .map((r) => {
       const json = JSON.stringify(r);
-      if (Buffer.byteLength(json) > MAX_RECORD_BYTES) {
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: only a long line needs counting.
+      if (json.length * 3 > MAX_RECORD_BYTES && Buffer.byteLength(json) > MAX_RECORD_BYTES) {
         throw new RangeError(`a stream record is larger than ${MAX_RECORD_BYTES} bytes`);
       }
       return json;
