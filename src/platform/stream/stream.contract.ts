@@ -114,7 +114,7 @@ export function streamContract(subject: StreamContractSubject): void {
         // The bound is in UTF-8 bytes: 1,400 characters of 3 bytes each are over it.
         await assert.rejects(s.append('d', [{ big: '€'.repeat(1400) }]), RangeError);
         assert.deepEqual(await s.read('d', null, { limit: 10, settleMs: 0 }), []);
-        // 1,300 of them (3,900 bytes with the braces and the key) are not.
+        // 1,300 of them (3,910 bytes with the braces and the key) are not.
         await s.append('d', [{ big: '€'.repeat(1300) }]);
         assert.equal((await s.read('d', null, { limit: 10, settleMs: 0 })).length, 1);
       }));
