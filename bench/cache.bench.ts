@@ -12,8 +12,8 @@
  *      then the same 5 s warm-up
  *   4. product detail alone, cache on, web instances restarted as production runs them (no
  *      counter headers) and warmed as in 3: one web instance's own port and a bare Fastify JSON
- *      route (bench/baseline-server.ts), both without HAProxy, so their ratio is like for like: after
- *      one warm-up each, BENCH_PAIRS (default 5) pairs of BENCH_SECONDS per side, each side's time
+ *      route (bench/baseline-server.ts), both without HAProxy, so their ratio is like for like:
+ *      after one warm-up each, BENCH_PAIRS (default 5) pairs of BENCH_SECONDS per side, each side's time
  *      cut into 5 slices interleaved with the other's (the order flips every slice), the median
  *      pair reported; and through HAProxy for information. Both sides get the same paths (`/…/<product id>`, Zipf)
  *      from wrk (installed with apt when missing; else autocannon, said at the start): phases 1–3
@@ -32,9 +32,10 @@
  * Settings: BENCH_PRODUCTS (default 100000), BENCH_SECONDS per measured run (default 20),
  * BENCH_CONNECTIONS (default 32), BENCH_PAIRS (default 5), BENCH_PHASES (default 1,2,3,4; phase
  * 4 always: it restarts the web instances without counter headers and makes its own pass over
- * every product on each, so it measures processes that served nothing else), BENCH_CPU_PROFILE=DIR (the web
- * instances write V8 CPU profiles, `--cpu-prof`, into DIR from the cache-on restart to teardown;
- * profiling slows them, so read such a run's profiles, not its figures).
+ * every product on each, so it measures processes that served nothing else),
+ * BENCH_CPU_PROFILE=DIR (the web instances write V8 CPU profiles, `--cpu-prof`, into DIR from
+ * the cache-on restart to teardown; profiling slows them, so read such a run's profiles, not its
+ * figures).
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
