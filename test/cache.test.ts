@@ -64,6 +64,31 @@ describe('memory tier bounds (CACHE_MEMORY_ITEMS, CACHE_MEMORY_MB)', () => {
     }
   });
 
+  it('when an entry is evicted, then its derived form goes with it; derived reads keep an entry recently used', async () => {
+    const cache = createCache({ maxMemoryItems: 3 });
+    try {
+      let loads = 0;
+      const read = (key: string) => cache.getOrSet(key, async () => `${key}${++loads}`, { ttlMs: 60_000 });
+      const form = cache.derived((value: string) => `<${value}>`);
+      for (const key of ['a', 'b', 'c']) await read(key);
+      assert.equal(form('a'), '<a1>');
+      await read('b');
+      await read('c'); // a is now the least recently used
+      // Then only derived reads of a (no getOrSet): they must still count as use, or a would go first.
+      for (let i = 0; i < 100; i++) form('a');
+      await read('d'); // evicts the least recently used: b
+      assert.equal(form('a'), '<a1>', 'a kept');
+      assert.equal(form('b'), undefined, 'b evicted, its form with it');
+      await read('e'); // evicts c
+      await read('f'); // evicts a unless it was read since: it was not
+      assert.equal(form('a'), undefined, 'a evicted, its form with it');
+      assert.equal(await read('a'), 'a7');
+      assert.equal(form('a'), '<a7>', 'the form of the reloaded value');
+    } finally {
+      await cache.close();
+    }
+  });
+
   it('when the settings are given, then the configuration takes them, and refuses what is not a count', async () => {
     const { loadConfig, ConfigError } = await import('../src/config/config.ts');
     const base = { DATA_DIR: '/nonexistent-bazaar-test' };

@@ -17,7 +17,12 @@ export function cachedJson(): <R extends FastifyReply>(reply: R, value: object) 
       body = String(reply.serialize(value));
       bodies.set(value, body);
     }
-    // A string with a JSON content type is sent as it is.
-    return reply.type('application/json; charset=utf-8').send(body) as R;
+    return sendJsonText(reply, body);
   };
+}
+
+/** Sends `json`, already the serialised body (made with `reply.serialize`), as it is. */
+export function sendJsonText<R extends FastifyReply>(reply: R, json: string): R {
+  // A string with a JSON content type is sent as it is.
+  return reply.type('application/json; charset=utf-8').send(json) as R;
 }

@@ -5,7 +5,7 @@
 import { Type } from 'typebox';
 import type { ApiApp } from '../../http/app.ts';
 import { currentActor, publicActor, withoutSession } from '../../http/auth.ts';
-import { cachedJson } from '../../http/cached-json.ts';
+import { cachedJson, sendJsonText } from '../../http/cached-json.ts';
 import { IdParams, problems } from '../../http/schemas.ts';
 import { visitorId } from '../../http/visitor.ts';
 import {
@@ -33,6 +33,15 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
   // Cached pages and products come back as shared frozen objects: their JSON is made once each.
   const pageJson = cachedJson();
   const productJson = cachedJson();
+  // What the hot path needs of a cached product, in one object: the clickstream's ids and the
+  // JSON (made by the first request that sends it, with this route's serializer).
+  const productNow = catalog.publicProductsNow((product) => ({
+    product,
+    id: product.id,
+    sellerId: product.sellerId,
+    categoryId: product.categoryId,
+    json: undefined as string | undefined,
+  }));
 
   app.get(
     '/api/categories',
@@ -82,7 +91,7 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
       },
     },
     (request, reply) => {
-      const viewed = (product: Product) => {
+      const viewed = (product: Pick<Product, 'id' | 'sellerId' | 'categoryId'>) =>
         clicks.add(CLICKSTREAM, {
           t: 'view',
           productId: product.id,
@@ -90,15 +99,22 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
           categoryId: product.categoryId,
           visitor: visitorId(request),
         });
-        productJson(reply, product);
-      };
       // The most common request of the site, a visitor without a session asking for a product
-      // this instance holds in memory, is answered at once: no promise, no session store, no database.
-      const known = withoutSession(request) ? catalog.publicProductNow(request.params.id) : undefined;
-      if (known) return viewed(known);
+      // this instance holds in memory, is answered at once: no promise, no session store, no
+      // database, and the JSON made once per cached product (kept with it until it changes).
+      const known = withoutSession(request) ? productNow(request.params.id) : undefined;
+      if (known) {
+        viewed(known);
+        known.json ??= String(reply.serialize(known.product));
+        sendJsonText(reply, known.json);
+        return;
+      }
       return publicActor(request)
         .then((actor) => catalog.getProduct(actor, request.params.id))
-        .then(viewed);
+        .then((product) => {
+          viewed(product);
+          productJson(reply, product);
+        });
     },
   );
 

@@ -91,11 +91,12 @@ export interface CatalogService {
   /** One product; a draft only for its owner or an admin (NOT_FOUND to anyone else). */
   getProduct(actor: Actor | null, id: string): Promise<Product>;
   /**
-   * What `getProduct(null, id)` answers, when this instance can tell at once from its memory cache
-   * (fresh): the product, or NOT_FOUND thrown; no promise, no database. Undefined otherwise (ask
-   * `getProduct`).
+   * A lookup of what `getProduct(null, id)` answers, when this instance can tell at once from its
+   * memory cache (fresh): the product in the caller's `form` (made once per cached product and
+   * kept with it until it changes, e.g. its JSON), or NOT_FOUND thrown; no promise, no database.
+   * Undefined otherwise (ask `getProduct`). `form` must depend on the product only.
    */
-  publicProductNow(id: string): Product | undefined;
+  publicProductsNow<D>(form: (product: Product) => D): (id: string) => D | undefined;
   /** Published products among `ids` (at most 1000; unknown ids and drafts left out), in no order. Stale-tolerant: read handle. */
   getProducts(ids: readonly string[]): Promise<Product[]>;
   /** Creates a product for the actor, a seller or admin. UNKNOWN_CATEGORY when the category is not. */
@@ -135,6 +136,8 @@ export interface CatalogService {
 export type CatalogServiceOptions = Readonly<{ now?: () => Date }>;
 
 const checkCreate = Compile(ProductCreateBody);
+/** A product cached as not public (a draft, or none), in `publicProductsNow`'s forms. */
+const NOT_PUBLIC: unique symbol = Symbol('not public');
 
 export function createCatalogService(
   /**
@@ -272,10 +275,13 @@ export function createCatalogService(
       return visible;
     },
 
-    publicProductNow(id) {
-      const known = cached.peekProduct(id);
-      if (known === null) throw notFound(`product ${id}`); // cached as not public (a draft, or none)
-      return known;
+    publicProductsNow<D>(form: (product: Product) => D) {
+      const lookup = cached.productForms((product) => (product === null ? NOT_PUBLIC : form(product)));
+      return (id: string): D | undefined => {
+        const known = lookup(id);
+        if (known === NOT_PUBLIC) throw notFound(`product ${id}`); // cached as not public (a draft, or none)
+        return known;
+      };
     },
 
     async getProducts(ids) {

@@ -47,6 +47,14 @@ export interface Cache {
    * (Redis, the loader, a graced value, a tag check): then call `getOrSet`. For the hottest reads.
    */
   peek<T>(key: string): T | undefined;
+  /**
+   * `peek` in a form of the caller's: a lookup answering `form(value)` for whatever `peek(key)`
+   * would answer, made once per cached value and kept beside it in this instance's memory until
+   * the value is written, deleted or invalidated (on any instance), evicted or expired; undefined
+   * when `peek` would answer undefined. For the hottest reads, where what is served is a rendering
+   * of the value (its JSON): a hit is then one map lookup. `form` must depend on the value only.
+   */
+  derived<T, D>(form: (value: T) => D): (key: string) => D | undefined;
   /** Removes `key` on every instance. Idempotent. */
   delete(key: string): Promise<void>;
   /**
@@ -146,6 +154,16 @@ export function createCache(options: CacheOptions = {}): Cache {
 
   return {
     peek,
+    derived<T, D>(form: (value: T) => D) {
+      const lookup = memory.derived(form as (value: unknown) => D);
+      return (key: string): D | undefined => {
+        const found = lookup(key);
+        if (found === NOT_FRESH) return undefined;
+        hits++;
+        countCache('hit');
+        return found;
+      };
+    },
     async getOrSet<T>(key: string, loader: () => Promise<T>, opts: CacheGetOptions): Promise<T> {
       const known = peek<T>(key);
       if (known !== undefined) return known;
@@ -244,6 +262,7 @@ export function createPassThroughCache(): Cache {
       return loader();
     },
     peek: () => undefined,
+    derived: () => () => undefined,
     async delete() {},
     async expire() {},
     async deleteByTag() {},

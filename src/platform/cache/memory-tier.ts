@@ -16,6 +16,15 @@
  * (options merged per call, a traced promise, a validity check awaited, events) costs more than
  * everything else the cache does for it. It answers only what bentocache would answer from L1 at
  * once, and leaves the rest to it (see `freshValue`).
+ *
+ * `derived(form)` goes one step further for the hottest reads: it keeps `form(value)` (say, the
+ * value's JSON) beside each entry it was asked for, in a map of its own, so that a hit is one map
+ * lookup and one slot — not the LRU's index, its recency and TTL arrays, bentocache's entry and the
+ * value's own objects, each a cache miss on a catalog-sized heap. A derived form lives exactly as
+ * long as its entry: the LRU's `dispose` (every write, delete, invalidation from another
+ * instance, eviction and TTL expiry goes through it) drops it, and it is answered only until the
+ * entry's logical expiry. Hits on a derived form refresh the entry's LRU recency one time in
+ * `RECENCY_EVERY`, enough to keep a hot entry from being evicted as if it were unused.
  */
 import { LRUCache } from 'lru-cache';
 
@@ -39,7 +48,17 @@ export type MemoryTierOptions = Readonly<{
   maxItems: number;
 }>;
 
-type DriverConfig = MemoryTierOptions & { prefix?: string; lru?: LRUCache<string, Entry> };
+type DriverConfig = MemoryTierOptions & {
+  prefix?: string;
+  lru?: LRUCache<string, Entry>;
+  /** Called with the LRU key of every entry the LRU drops or replaces. */
+  onDrop?: (lruKey: string) => void;
+};
+
+/** A derived form's hits refresh the entry's LRU recency once in this many (a power of two). */
+const RECENCY_EVERY = 32;
+
+type Derived<D> = { form: D; until: number; hits: number };
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -68,11 +87,17 @@ class MemoryTier {
         maxEntrySize: Math.max(1, Math.floor(config.maxSize / 10)),
         sizeCalculation: (entry) => Math.max(1, JSON.stringify(entry).length),
         ttlAutopurge: false,
+        ...(config.onDrop ? { dispose: (_entry: Entry, key: string) => config.onDrop!(key) } : {}),
       });
   }
 
   #key(key: string): string {
     return this.#prefix ? `${this.#prefix}:${key}` : key;
+  }
+
+  /** The key under which `key` is held in the LRU (what `onDrop` is called with). */
+  lruKey(key: string): string {
+    return this.#key(key);
   }
 
   namespace(namespace: string): MemoryTier {
@@ -126,19 +151,51 @@ class MemoryTier {
  */
 export function memoryTier(options: MemoryTierOptions) {
   let root: MemoryTier | undefined;
+  const derivedMaps = new Set<Map<string, Derived<unknown>>>();
+  const onDrop = (lruKey: string) => {
+    for (const map of derivedMaps) map.delete(lruKey);
+  };
+
+  /** The entry bentocache would answer from at once: present, untagged, before its logical expiry. */
+  const freshEntry = (key: string): (BentoEntry & { logicalExpiration: number }) | undefined => {
+    const entry = root?.get(key) as BentoEntry | undefined;
+    if (entry === undefined) return undefined;
+    const { tags } = entry;
+    if (tags !== undefined && !(Array.isArray(tags) && tags.length === 0)) return undefined;
+    const until = entry.logicalExpiration;
+    return typeof until === 'number' && Date.now() < until
+      ? (entry as BentoEntry & { logicalExpiration: number })
+      : undefined;
+  };
+
   return {
     options: { ...options, serialize: false },
     factory: (config: DriverConfig): MemoryTier => {
-      root = new MemoryTier({ ...options, ...config });
+      root = new MemoryTier({ ...options, ...config, onDrop });
       return root;
     },
     freshValue(key: string): unknown {
-      const entry = root?.get(key) as BentoEntry | undefined;
-      if (entry === undefined) return NOT_FRESH;
-      const { tags } = entry;
-      if (tags !== undefined && !(Array.isArray(tags) && tags.length === 0)) return NOT_FRESH;
-      const until = entry.logicalExpiration;
-      return typeof until === 'number' && Date.now() < until ? entry.value : NOT_FRESH;
+      const entry = freshEntry(key);
+      return entry === undefined ? NOT_FRESH : entry.value;
+    },
+    /** `form(value)` for what `freshValue(key)` answers, made once per entry (see the file's comment); NOT_FRESH otherwise. */
+    derived<D>(form: (value: unknown) => D): (key: string) => D | typeof NOT_FRESH {
+      const map = new Map<string, Derived<D>>();
+      derivedMaps.add(map as Map<string, Derived<unknown>>);
+      return (key) => {
+        if (root === undefined) return NOT_FRESH;
+        const lruKey = root.lruKey(key);
+        const known = map.get(lruKey);
+        if (known !== undefined && Date.now() < known.until) {
+          if ((++known.hits & (RECENCY_EVERY - 1)) === 0) root.get(key);
+          return known.form;
+        }
+        const entry = freshEntry(key);
+        if (entry === undefined) return NOT_FRESH;
+        const derived = { form: form(entry.value), until: entry.logicalExpiration, hits: 0 };
+        map.set(lruKey, derived);
+        return derived.form;
+      };
     },
   };
 }
