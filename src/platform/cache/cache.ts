@@ -53,6 +53,8 @@ export interface Cache {
    * the value is written, deleted or invalidated (on any instance), evicted or expired; undefined
    * when `peek` would answer undefined. For the hottest reads, where what is served is a rendering
    * of the value (its JSON): a hit is then one map lookup. `form` must depend on the value only.
+   * Make each lookup once and keep it (a route at registration): every lookup keeps its own map
+   * for the life of the cache.
    */
   derived<T, D>(form: (value: T) => D): (key: string) => D | undefined;
   /** Removes `key` on every instance. Idempotent. */
