@@ -95,9 +95,11 @@ class MemoryTier {
     return this.#prefix ? `${this.#prefix}:${key}` : key;
   }
 
-  /** The key under which `key` is held in the LRU (what `onDrop` is called with). */
-  lruKey(key: string): string {
-    return this.#key(key);
+  /** The key `lruKey` (what `onDrop` is called with) was stored under in this tier: `lruKey` without this tier's prefix. */
+  keyOf(lruKey: string): string {
+    return this.#prefix && lruKey.startsWith(`${this.#prefix}:`)
+      ? lruKey.slice(this.#prefix.length + 1)
+      : lruKey;
   }
 
   namespace(namespace: string): MemoryTier {
@@ -151,9 +153,14 @@ class MemoryTier {
  */
 export function memoryTier(options: MemoryTierOptions) {
   let root: MemoryTier | undefined;
+  // Keyed by the caller's key (not the LRU's, which is that key with a prefix: one string fewer
+  // to build and hash per hit). A key of a namespace that strips to a root key only drops a form
+  // that is made again.
   const derivedMaps = new Set<Map<string, Derived<unknown>>>();
   const onDrop = (lruKey: string) => {
-    for (const map of derivedMaps) map.delete(lruKey);
+    if (derivedMaps.size === 0 || root === undefined) return;
+    const key = root.keyOf(lruKey);
+    for (const map of derivedMaps) map.delete(key);
   };
 
   /** The entry bentocache would answer from at once: present, untagged, before its logical expiry. */
@@ -184,8 +191,7 @@ export function memoryTier(options: MemoryTierOptions) {
       derivedMaps.add(map as Map<string, Derived<unknown>>);
       return (key) => {
         if (root === undefined) return NOT_FRESH;
-        const lruKey = root.lruKey(key);
-        const known = map.get(lruKey);
+        const known = map.get(key);
         if (known !== undefined && Date.now() < known.until) {
           if ((++known.hits & (RECENCY_EVERY - 1)) === 0) root.get(key);
           return known.form;
@@ -193,7 +199,7 @@ export function memoryTier(options: MemoryTierOptions) {
         const entry = freshEntry(key);
         if (entry === undefined) return NOT_FRESH;
         const derived = { form: form(entry.value), until: entry.logicalExpiration, hits: 0 };
-        map.set(lruKey, derived);
+        map.set(key, derived);
         return derived.form;
       };
     },

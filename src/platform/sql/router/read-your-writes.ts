@@ -37,7 +37,7 @@ export type ReadYourWritesOptions = Readonly<{
   secure?: (request: FastifyRequest) => boolean;
 }>;
 
-/** Adds the hooks; does nothing when `sql` has no replicas. Register after @fastify/cookie. */
+/** Adds the hooks; does nothing when `sql` has no replicas. Register after the cookies (cookies.ts). */
 export function registerReadYourWrites(
   app: FastifyInstance,
   sql: SqlPort,
