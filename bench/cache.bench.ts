@@ -15,7 +15,10 @@
  *      route (bench/baseline-server.ts), both without HAProxy, so their ratio is like for like:
  *      after one warm-up each, BENCH_PAIRS (default 5) pairs of BENCH_SECONDS per side, each side's time
  *      cut into 5 slices interleaved with the other's (the order flips every slice), the median
- *      pair reported; and through HAProxy for information. Both sides get the same paths (`/…/<product id>`, Zipf)
+ *      pair reported; and through HAProxy for information. A third side in every slice, for
+ *      information: a bare Fastify route that looks each product id up among every product's JSON
+ *      (made once, in a Map): what holding a catalog and sending each product's own body costs
+ *      without anything else the app does per request. Both sides get the same paths (`/…/<product id>`, Zipf)
  *      from wrk (installed with apt when missing; else autocannon, said at the start): phases 1–3
  *      read every response's counters, which needs autocannon in this process, and on two cores
  *      that generator, not the servers, would set phase 4's rates (the bare route's most)
@@ -78,6 +81,7 @@ const PROFILE_DIR = process.env['BENCH_CPU_PROFILE'] ? resolve(process.env['BENC
 /** Interleaved slices per side in each pair. */
 const PAIR_SLICES = 5;
 let pairRatios: number[] = [];
+let lookupRatios: number[] = [];
 const ZIPF_S = 1.1;
 /**
  * The memory tier sized to hold the whole catalog, with room for listings and searches (the
@@ -102,6 +106,7 @@ const ports = fleetPorts(basePort);
 const balancer = `http://127.0.0.1:${ports.haproxy}`;
 
 let baseline: Awaited<ReturnType<typeof startNode>> | undefined;
+let lookupBaseline: Awaited<ReturnType<typeof startNode>> | undefined;
 /** The fleet's Redis, for its command counts. */
 const redis = new Redis({ host: '127.0.0.1', port: ports.redis, lazyConnect: true, maxRetriesPerRequest: 1 });
 let tornDown: Promise<void> | undefined;
@@ -109,6 +114,7 @@ function tearDown(): Promise<void> {
   tornDown ??= (async () => {
     step('tearing the fleet down');
     await baseline?.stop();
+    await lookupBaseline?.stop();
     redis.disconnect();
     await fleetDown({ dir, remove: true }, log).catch((err: Error) =>
       console.error(`  stack down failed: ${err.message}; run: bazaar stack down --dir ${dir} --remove`),
@@ -419,6 +425,10 @@ try {
   await warmEveryInstance(ids);
   baseline = await startNode(['bench/baseline-server.ts', 'json'], {}, /listening (\d+)/);
   const bareUrl = `http://127.0.0.1:${baseline.match[1]}`;
+  const idsFile = join(parent, 'product-ids.txt');
+  writeFileSync(idsFile, `${ids.join('\n')}\n`);
+  lookupBaseline = await startNode(['bench/baseline-server.ts', 'lookup', idsFile], {}, /listening (\d+)/);
+  const lookupUrl = `http://127.0.0.1:${lookupBaseline.match[1]}`;
   const bare = (options: MeasureOptions) =>
     measure(
       'bare Fastify JSON route',
@@ -426,6 +436,15 @@ try {
       bareUrl,
       () => `/bench/${ids[rank()]}`, // the same paths' shape and length as the app's
       [baseline!.process.pid!],
+      { ...options, l2: false },
+    );
+  const lookup = (options: MeasureOptions) =>
+    measure(
+      `bare Fastify route, one lookup among ${ids.length} products`,
+      'direct',
+      lookupUrl,
+      () => `/bench/${ids[rank()]}`,
+      [lookupBaseline!.process.pid!],
       { ...options, l2: false },
     );
   const app = (options: MeasureOptions) =>
@@ -437,13 +456,13 @@ try {
       webPids('web1'),
       options,
     );
-  log(`warming both up (${WARMUP_SECONDS}s each)…`);
-  for (const side of [app, bare])
+  log(`warming the three up (${WARMUP_SECONDS}s each)…`);
+  for (const side of [app, bare, lookup])
     await side({ counted: false, seconds: WARMUP_SECONDS, warmupSeconds: 0, quiet: true });
   // A shared machine's speed drifts within seconds, so each pair is PAIR_SLICES short slices per
-  // side, interleaved (the order flips every slice), summed per side: drift falls on both alike.
-  // The rows keep the median pair's figures.
-  const pairs: { json: Row; direct: Row }[] = [];
+  // side, interleaved (the order rotates every slice), summed per side: drift falls on all alike.
+  // The rows keep the median pair's figures (the lookup route's of the same round).
+  const pairs: { json: Row; direct: Row; lookup: Row }[] = [];
   const slice: MeasureOptions = {
     counted: false,
     seconds: Math.max(1, Math.round(SECONDS / PAIR_SLICES)),
@@ -451,31 +470,32 @@ try {
     quiet: true,
   };
   for (let round = 1; round <= PAIR_ROUNDS; round++) {
-    const a: Row[] = [];
-    const b: Row[] = [];
+    const runs: Row[][] = [[], [], []];
+    const sides = [app, bare, lookup];
     for (let i = 0; i < PAIR_SLICES; i++) {
-      if ((round + i) % 2 === 0) {
-        a.push(await app(slice));
-        b.push(await bare(slice));
-      } else {
-        b.push(await bare(slice));
-        a.push(await app(slice));
+      for (let k = 0; k < sides.length; k++) {
+        const side = (round + i + k) % sides.length;
+        runs[side]!.push(await sides[side]!(slice));
       }
     }
-    const pair = { json: summed(b), direct: summed(a) };
+    const pair = { direct: summed(runs[0]!), json: summed(runs[1]!), lookup: summed(runs[2]!) };
     pairs.push(pair);
     log(
       `pair ${round}/${PAIR_ROUNDS}: product detail ${Math.round(pair.direct.rps)} req/s ` +
         `(${Math.round(pair.direct.cpuUsPerRequest!)} µs/req, ${pair.direct.l2ReadsPerRequest!.toFixed(3)} Redis reads/req), ` +
         `bare ${Math.round(pair.json.rps)} req/s ` +
-        `(${Math.round(pair.json.cpuUsPerRequest!)} µs/req): ${(pair.direct.rps / pair.json.rps).toFixed(2)}, ` +
-        `load ${load1()}`,
+        `(${Math.round(pair.json.cpuUsPerRequest!)} µs/req): ${(pair.direct.rps / pair.json.rps).toFixed(2)}; ` +
+        `bare lookup ${Math.round(pair.lookup.rps)} req/s (${Math.round(pair.lookup.cpuUsPerRequest!)} µs/req): ` +
+        `${(pair.lookup.rps / pair.json.rps).toFixed(2)}, load ${load1()}`,
     );
   }
   await baseline.stop();
   baseline = undefined;
+  await lookupBaseline.stop();
+  lookupBaseline = undefined;
   const byRatio = [...pairs].sort((a, b) => a.direct.rps / a.json.rps - b.direct.rps / b.json.rps);
-  const { json, direct } = byRatio[Math.floor(byRatio.length / 2)]!;
+  const { json, direct, lookup: bareLookup } = byRatio[Math.floor(byRatio.length / 2)]!;
+  lookupRatios = pairs.map((p) => p.lookup.rps / p.json.rps);
   pairRatios = pairs.map((p) => p.direct.rps / p.json.rps);
   log(`product detail / bare Fastify per pair: ${pairRatios.map((x) => x.toFixed(2)).join(' ')}`);
   const through = await measure(
@@ -486,7 +506,7 @@ try {
     webPids('web1', 'web2'),
     { counted: false },
   );
-  rows.push(json, direct, through);
+  rows.push(json, bareLookup, direct, through);
 
   const headers = [
     'phase',
@@ -513,9 +533,11 @@ try {
     hitRatio(r),
     queriesPerRequest(r),
     r.l2ReadsPerRequest === undefined ? '-' : r.l2ReadsPerRequest.toFixed(3),
-    r === direct || r === json ? (r.rps / json.rps).toFixed(2) : '-',
+    r === direct || r === json || r === bareLookup ? (r.rps / json.rps).toFixed(2) : '-',
     Math.round(r.cpuUsPerRequest!),
-    r === direct || r === json ? (json.cpuUsPerRequest! / r.cpuUsPerRequest!).toFixed(2) : '-',
+    r === direct || r === json || r === bareLookup
+      ? (json.cpuUsPerRequest! / r.cpuUsPerRequest!).toFixed(2)
+      : '-',
     r.errors + r.non2xx,
     r.generator,
     r.load1,
@@ -523,6 +545,9 @@ try {
   console.log(`\n${table(headers, cells)}`);
   console.log(
     `\nproduct detail direct / bare Fastify, per pair: ${pairRatios.map((x) => x.toFixed(2)).join(' ')} (the table shows the median pair)`,
+  );
+  console.log(
+    `bare lookup route / bare Fastify, per pair: ${lookupRatios.map((x) => x.toFixed(2)).join(' ')} (for information: a catalog held and each product's own body sent, nothing else)`,
   );
   console.log(
     `targets (cache on, warm): hit ratio >= 95%, db queries/req <= 0.05; product detail direct / bare Fastify >= 0.7`,
@@ -536,6 +561,7 @@ try {
     connections: CONNECTIONS,
     loadGenerator: generator,
     pairRatios,
+    lookupRatios,
     zipfS: ZIPF_S,
     mix: MIX,
     rows: rows.map((r) => ({
