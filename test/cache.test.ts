@@ -6,6 +6,7 @@ import { cacheContract } from '../src/platform/cache/cache.contract.ts';
 import { createCache } from '../src/platform/cache/cache.ts';
 import { redis } from './support/engines.ts';
 import { redisForTest } from './support/redis.ts';
+import { relay } from './support/redis-relay.ts';
 
 cacheContract({
   name: 'memory',
@@ -25,6 +26,46 @@ cacheContract({
     const prefix = r.prefix.slice(0, -1);
     return { instance: () => createCache({ redisUrl: redis.url!, prefix }), teardown: r.teardown };
   },
+});
+
+describe('cache bus when Redis is down at first use', { skip: redis.skip }, () => {
+  it('when a process first uses the cache while Redis is down, then nothing is left unhandled, and once Redis returns its bus takes invalidations', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const r = await redisForTest();
+    const prefix = r.prefix.slice(0, -1);
+    const link = relay(new URL(redis.url!));
+    await link.start();
+    await link.cut();
+    const a = createCache({ redisUrl: link.url(), prefix });
+    const b = createCache({ redisUrl: redis.url!, prefix });
+    try {
+      let loads = 0;
+      const load = async () => ({ n: ++loads });
+      // First use with Redis unreachable: served by the loader and the memory tier.
+      assert.deepEqual(await a.getOrSet('k', load, { ttlMs: 60_000 }), { n: 1 });
+      await sleep(1500); // the bus's SUBSCRIBE is refused in this time (one retry, ~200 ms apart)
+      assert.deepEqual(unhandled, []);
+
+      await link.start();
+      // Once A's bus has subscribed, B's delete reaches it and A loads again.
+      const end = Date.now() + 10_000;
+      for (;;) {
+        await b.delete('k');
+        await sleep(200);
+        if ((await a.getOrSet('k', load, { ttlMs: 60_000 })).n > 1) break;
+        assert.ok(Date.now() < end, "A's bus never received B's delete after Redis returned");
+      }
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await a.close();
+      await b.close();
+      await link.cut();
+      await r.teardown();
+    }
+  });
 });
 
 describe('cache deletes repeated for read replicas', () => {

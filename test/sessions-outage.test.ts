@@ -5,43 +5,13 @@
  * sign-in works again once Redis answers.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCatalogService } from '../src/modules/catalog/index.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
 import { pglite, redis } from './support/engines.ts';
+import { relay } from './support/redis-relay.ts';
 import { sessionCookie, startTestApp, type TestApp } from './support/test-app.ts';
-
-/** A TCP relay to Redis that can be cut (listener closed, connections dropped) and restored on the same port. */
-function relay(target: URL) {
-  let server: Server | undefined;
-  const open = new Set<Socket>();
-  let port = 0;
-  return {
-    url: () => `redis://127.0.0.1:${port}`,
-    async start() {
-      server = createServer((client) => {
-        const upstream = new Socket();
-        upstream.connect(Number(target.port || 6379), target.hostname);
-        for (const s of [client, upstream]) {
-          open.add(s);
-          s.on('close', () => open.delete(s));
-          s.on('error', () => s.destroy());
-        }
-        client.pipe(upstream).pipe(client);
-      });
-      await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
-      port = (server.address() as { port: number }).port;
-    },
-    async cut() {
-      await new Promise<void>((resolve) => {
-        server?.close(() => resolve());
-        for (const s of open) s.destroy();
-      });
-    },
-  };
-}
 
 describe('sessions when Redis is down', { skip: redis.skip }, () => {
   const link = relay(new URL(redis.url ?? 'redis://127.0.0.1:6379'));

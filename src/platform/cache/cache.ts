@@ -94,6 +94,48 @@ export type CacheOptions = Readonly<{
 
 const JITTER = 0.1;
 
+/** How long the bus waits before subscribing again after a failed subscription. */
+const RESUBSCRIBE_MS = 500;
+
+type BusDriver = ReturnType<typeof redisBusDriver>;
+type BusTransport = ReturnType<BusDriver['factory']>;
+
+/**
+ * The Redis bus, subscribing until it has subscribed. bentocache 1.6 subscribes its bus when a
+ * process first uses the cache and drops that promise: when Redis is down at that moment the
+ * SUBSCRIBE is rejected (one retry, redis-options.ts), the rejection is unhandled and Node ends
+ * the process — a worker whose first cache use came during a Redis outage died of it. Here a
+ * failed subscription is tried again every RESUBSCRIBE_MS until it succeeds (from then on
+ * ioredis re-subscribes by itself after a reconnect) or the bus is disconnected.
+ */
+function subscribingUntilDone(driver: BusDriver): BusDriver {
+  return {
+    ...driver,
+    factory: (config) => {
+      const transport: BusTransport = driver.factory(config);
+      const subscribe = transport.subscribe.bind(transport);
+      const disconnect = transport.disconnect.bind(transport);
+      let closed = false;
+      transport.subscribe = async (channel, handler) => {
+        for (;;) {
+          try {
+            return await subscribe(channel, handler);
+          } catch {
+            if (closed) return;
+            await new Promise((r) => setTimeout(r, RESUBSCRIBE_MS).unref());
+            if (closed) return;
+          }
+        }
+      };
+      transport.disconnect = () => {
+        closed = true;
+        return disconnect();
+      };
+      return transport;
+    },
+  };
+}
+
 /** A key's family for the loads counter: the key up to its first `:`. */
 function keyFamily(key: string): string {
   const colon = key.indexOf(':');
@@ -118,7 +160,7 @@ export function createCache(options: CacheOptions = {}): Cache {
     ? bentostore()
         .useL1Layer(l1)
         .useL2Layer(redisDriver({ connection, prefix }))
-        .useBus(redisBusDriver({ connection, retryQueue: { enabled: false } }))
+        .useBus(subscribingUntilDone(redisBusDriver({ connection, retryQueue: { enabled: false } })))
     : bentostore().useL1Layer(l1);
   const bento = new BentoCache({
     default: 'main',
