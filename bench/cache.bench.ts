@@ -14,7 +14,7 @@
  *      counter headers) and warmed as in 3: one web instance's own port and a bare Fastify JSON
  *      route (bench/baseline-server.ts), both without HAProxy, so their ratio is like for like:
  *      after one warm-up each, BENCH_PAIRS (default 5) pairs of BENCH_SECONDS per side, each side's time
- *      cut into 5 slices interleaved with the other's (the order flips every slice), the median
+ *      cut into 5 slices interleaved with the others' (the order rotates every slice), the median
  *      pair reported; and through HAProxy for information. A third side in every slice, for
  *      information: a bare Fastify route that looks each product id up among every product's JSON
  *      (made once, in a Map): what holding a catalog and sending each product's own body costs
