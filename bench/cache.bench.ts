@@ -18,7 +18,7 @@
  *      pair reported; and through HAProxy for information. A third side in every slice, for
  *      information: a bare Fastify route that looks each product id up among every product's JSON
  *      (made once, in a Map): what holding a catalog and sending each product's own body costs
- *      without anything else the app does per request. Both sides get the same paths (`/…/<product id>`, Zipf)
+ *      without anything else the app does per request. Every side gets the same paths (`/…/<product id>`, Zipf)
  *      from wrk (installed with apt when missing; else autocannon, said at the start): phases 1–3
  *      read every response's counters, which needs autocannon in this process, and on two cores
  *      that generator, not the servers, would set phase 4's rates (the bare route's most)
