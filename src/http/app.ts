@@ -79,21 +79,25 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /**
  * Generated request ids: UUID-shaped, a random 80-bit prefix per process and a 48-bit counter
  * (unique across instances and restarts with overwhelming odds, and in order within a process),
- * for the price of one number-to-hex conversion, where `randomUUID` costs every request a draw
- * from the entropy buffer. Past 2^48 ids the counter starts again from 0 (a process would need
- * centuries at a million requests a second).
+ * for the price of two small-integer hex conversions, where `randomUUID` costs every request a
+ * draw from the entropy buffer. The counter is two 24-bit halves: V8 converts a small integer to
+ * hex on a fast path and a number past 2^31 on a slow one (2.7× the time here). Past 2^48 ids it
+ * starts again from 0 (a process would need centuries at a million requests a second).
  */
 function requestIds(): () => string {
   const hex = crypto
     .getRandomValues(new Uint8Array(10))
     .reduce((s, b) => s + b.toString(16).padStart(2, '0'), '');
   const head = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-`;
-  const SPAN = 2 ** 48;
-  let n = 0;
+  const HALF = 0x1000000; // 2^24: HALF + x has 7 hex digits, the first a 1, for 0 <= x < HALF
+  let high = 0;
+  let low = 0;
   return () => {
-    // SPAN + n has 13 hex digits, the first a 1: the last 12 are n, zero-padded.
-    const id = head + (SPAN + n).toString(16).slice(1);
-    n = n + 1 === SPAN ? 0 : n + 1;
+    const id = head + (HALF + high).toString(16).slice(1) + (HALF + low).toString(16).slice(1);
+    if (++low === HALF) {
+      low = 0;
+      high = (high + 1) % HALF;
+    }
     return id;
   };
 }
