@@ -1,7 +1,7 @@
 /**
  * Cookies without per-request hooks: `request.cookies` is parsed from the Cookie header the first
  * time a handler reads it, and `reply.setCookie` / `reply.clearCookie` write the Set-Cookie header
- * at once (a later cookie of the same name and path replaces an earlier one in the same reply).
+ * at once (a later cookie of the same name, path and domain replaces an earlier one in the same reply).
  *
  * Why not @fastify/cookie: it adds an onRequest hook that parses (and allocates a map for
  * cookies to set) on every request, and an onSend hook on every response, whether or not
@@ -21,7 +21,7 @@ declare module 'fastify' {
     parsedCookies: Readonly<Record<string, string | undefined>> | null;
   }
   interface FastifyReply {
-    /** Adds a Set-Cookie header (SameSite=Lax unless given), replacing one of the same name and path. */
+    /** Adds a Set-Cookie header (SameSite=Lax unless given), replacing one of the same name, path and domain. */
     setCookie(name: string, value: string, options?: CookieOptions): FastifyReply;
     /** Adds a Set-Cookie header that removes the cookie (the same path and domain as it was set with). */
     clearCookie(name: string, options?: CookieOptions): FastifyReply;
