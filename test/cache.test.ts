@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cacheContract } from '../src/platform/cache/cache.contract.ts';
 import { createCache } from '../src/platform/cache/cache.ts';
+import type { RedisHealth } from '../src/platform/redis-options.ts';
 import { redis } from './support/engines.ts';
 import { redisForTest } from './support/redis.ts';
 import { relay } from './support/redis-relay.ts';
@@ -29,16 +30,24 @@ cacheContract({
 });
 
 describe('cache bus when Redis is down at first use', { skip: redis.skip }, () => {
-  it('when a process first uses the cache while Redis is down, then nothing is left unhandled, and once Redis returns its bus takes invalidations', async () => {
+  it('when a process first uses the cache while Redis is down, then nothing is left unhandled, each connection reports the outage once, and once Redis returns its bus takes invalidations', async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
+    // ioredis prints "[ioredis] Unhandled error event" at every reconnect attempt of a client
+    // without an error listener.
+    const printed: string[] = [];
+    const consoleError = console.error;
+    console.error = (...args: unknown[]) => {
+      printed.push(args.map(String).join(' '));
+    };
+    const health: RedisHealth[] = [];
     const r = await redisForTest();
     const prefix = r.prefix.slice(0, -1);
     const link = relay(new URL(redis.url!));
     await link.start();
     await link.cut();
-    const a = createCache({ redisUrl: link.url(), prefix });
+    const a = createCache({ redisUrl: link.url(), prefix, onRedisHealth: (h) => health.push(h) });
     const b = createCache({ redisUrl: redis.url!, prefix });
     try {
       let loads = 0;
@@ -47,6 +56,13 @@ describe('cache bus when Redis is down at first use', { skip: redis.skip }, () =
       assert.deepEqual(await a.getOrSet('k', load, { ttlMs: 60_000 }), { n: 1 });
       await sleep(1500); // the bus's SUBSCRIBE is refused in this time (one retry, ~200 ms apart)
       assert.deepEqual(unhandled, []);
+      // Reconnect attempts come every 200 ms or less: several per connection by now, one report each.
+      const reported = (state: string) =>
+        health
+          .filter((h) => h.state === state)
+          .map((h) => h.client)
+          .sort();
+      assert.deepEqual(reported('down'), ['cache', 'cache-bus#1', 'cache-bus#2']);
 
       await link.start();
       // Once A's bus has subscribed, B's delete reaches it and A loads again.
@@ -58,7 +74,18 @@ describe('cache bus when Redis is down at first use', { skip: redis.skip }, () =
         assert.ok(Date.now() < end, "A's bus never received B's delete after Redis returned");
       }
       assert.deepEqual(unhandled, []);
+      // Every connection retries every 200 ms or less: all three are back within a few seconds.
+      for (const until = Date.now() + 5000; reported('up').length < 3 && Date.now() < until; )
+        await sleep(50);
+      assert.deepEqual(reported('up'), ['cache', 'cache-bus#1', 'cache-bus#2']);
+      assert.deepEqual(reported('down'), ['cache', 'cache-bus#1', 'cache-bus#2'], 'one report per outage');
+      assert.deepEqual(
+        printed.filter((line) => line.includes('[ioredis]')),
+        [],
+        'ioredis printed errors of a connection without a listener',
+      );
     } finally {
+      console.error = consoleError;
       process.off('unhandledRejection', onUnhandled);
       await a.close();
       await b.close();

@@ -22,7 +22,7 @@ import { createLocalObjects } from './objects/local/local-objects.ts';
 import { createUploadTokens, type UploadTokens } from './objects/local/upload-tokens.ts';
 import type { ObjectStore } from './objects/objects.ts';
 import { createS3Client, createS3Objects } from './objects/s3/s3-objects.ts';
-import { redisOptions } from './redis-options.ts';
+import { type RedisHealth, redisOptions, watchRedis } from './redis-options.ts';
 import { createRedisSessionStore } from './sessions/redis/redis-sessions.ts';
 import type { SessionStore } from './sessions/sessions.ts';
 import { createSqlSessionStore } from './sessions/sql/sql-sessions.ts';
@@ -97,7 +97,15 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
   // so sessions fail closed quickly instead of queueing.
   const redis = config.redisUrl ? new Redis(redisOptions(config.redisUrl)) : undefined;
   const redisLog = pino({ level: config.logLevel }).child({ component: 'redis' });
-  redis?.on('error', (err) => redisLog.warn({ err }, 'redis connection error'));
+  // Once per outage and per connection, not at every reconnect attempt.
+  const onRedisHealth = (health: RedisHealth) =>
+    health.state === 'down'
+      ? redisLog.warn(
+          { client: health.client, err: health.err },
+          'redis unreachable; reconnecting (sessions fail closed, the cache serves from memory)',
+        )
+      : redisLog.info({ client: health.client }, 'redis reachable again');
+  if (redis) watchRedis(redis, 'sessions-kv', onRedisHealth);
   const sessionTtl = { idleMs: config.sessionIdleTtlMs, absoluteMs: config.sessionAbsoluteTtlMs };
   const sessions =
     config.sessionStore === 'redis'
@@ -117,6 +125,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
             config.databaseReplicaUrls.length > 0
               ? config.replicaMaxLagMs + config.replicaCheckIntervalMs
               : 0,
+          onRedisHealth,
         });
   const telemetry = createTelemetry({ sql, cache });
 

@@ -16,7 +16,8 @@
  */
 import { BentoCache, bentostore } from 'bentocache';
 import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
-import { redisOptions } from '../redis-options.ts';
+import { Redis } from 'ioredis';
+import { type RedisHealth, redisOptions, watchedRedisTemplate, watchRedis } from '../redis-options.ts';
 import { countCache } from '../telemetry/request-counters.ts';
 import { memoryTier, NOT_FRESH } from './memory-tier.ts';
 
@@ -90,6 +91,8 @@ export type CacheOptions = Readonly<{
    * the cache cancels pending repeats.
    */
   repeatDeletesAfterMs?: number;
+  /** Told once when one of the cache's Redis connections (tier, bus publisher, bus subscriber) is lost and once when it is back (`watchRedis`). */
+  onRedisHealth?: (health: RedisHealth) => void;
 }>;
 
 const JITTER = 0.1;
@@ -155,12 +158,22 @@ export function createCache(options: CacheOptions = {}): Cache {
   const l1 = memory as unknown as Parameters<ReturnType<typeof bentostore>['useL1Layer']>[0];
   // Options, not the URL: the bus driver spreads its connection into an object, so a URL string
   // would silently become ioredis' defaults (localhost:6379).
+  // Connections made here, each with an error listener (`watchRedis`): bentocache's own would have
+  // none, and ioredis then prints a stack trace at every reconnect attempt while Redis is down.
   const connection = options.redisUrl ? redisOptions(options.redisUrl) : undefined;
+  const report = options.onRedisHealth ?? (() => {});
   const store = connection
     ? bentostore()
         .useL1Layer(l1)
-        .useL2Layer(redisDriver({ connection, prefix }))
-        .useBus(subscribingUntilDone(redisBusDriver({ connection, retryQueue: { enabled: false } })))
+        .useL2Layer(redisDriver({ connection: watchRedis(new Redis(connection), 'cache', report), prefix }))
+        .useBus(
+          subscribingUntilDone(
+            redisBusDriver({
+              connection: watchedRedisTemplate(connection, 'cache-bus', report),
+              retryQueue: { enabled: false },
+            }),
+          ),
+        )
     : bentostore().useL1Layer(l1);
   const bento = new BentoCache({
     default: 'main',
