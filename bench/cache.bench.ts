@@ -11,9 +11,10 @@
  *      memory tier, sized for it, holds the whole catalog, as it would after running a while),
  *      then the same 5 s warm-up
  *   4. product detail alone, cache on, web instances restarted as production runs them (no
- *      counter headers) and warmed as in 3: one web instance's own port and a bare Fastify JSON
- *      route (bench/baseline-server.ts), both without HAProxy, so their ratio is like for like:
- *      after one warm-up each, BENCH_PAIRS (default 5) pairs of BENCH_SECONDS per side, each side's time
+ *      counter headers) and warmed as in 3: each web instance on its own port (the two counted
+ *      together, each alone in its slices: processes of the same code differ in speed) and a bare
+ *      Fastify JSON route (bench/baseline-server.ts), all without HAProxy, so their ratio is like for
+ *      like: after one warm-up each, BENCH_PAIRS (default 5) pairs of BENCH_SECONDS per side, each side's time
  *      cut into 5 slices interleaved with the others' (the order rotates every slice), the median
  *      pair reported; and through HAProxy for information. A third side in every slice, for
  *      information: a bare Fastify route that looks each product id up among every product's JSON
@@ -157,8 +158,9 @@ function zipf(n: number, s: number, random: () => number): () => number {
  * half, and the other half would be Redis reads).
  */
 async function warmEveryInstance(ids: readonly string[]): Promise<void> {
-  // web1 last: phase 4 measures it, and its entries must not near their 5-minute TTL while it does
-  // (a pass over 100,000 products takes a minute or more per instance on a slow machine).
+  // Phase 4 measures both instances, whose entries must not near their 5-minute TTL while it does
+  // (a pass over 100,000 products takes a minute or more per instance on a slow machine; phase 4
+  // shows Redis reads per response, which such expiry would raise). web2 first, then web1.
   const webs = readFleet(dir)!.processes.filter((x) => x.role === 'web');
   for (const p of webs.reverse()) {
     let next = 0;
@@ -450,21 +452,25 @@ try {
       [lookupBaseline!.process.pid!],
       { ...options, l2: false },
     );
-  const app = (options: MeasureOptions) =>
+  // Both web instances, each alone on its own port: a process's own speed varies by more than
+  // the code does between runs here (heap layout, hash seeds, the JIT), and two halve that.
+  const web = (n: 1 | 2) => (options: MeasureOptions) =>
     measure(
       'product detail, cache on',
-      'web1 direct',
-      `http://127.0.0.1:${ports.web(1)}`,
+      'web1, web2 direct',
+      `http://127.0.0.1:${ports.web(n)}`,
       detail,
-      webPids('web1'),
+      webPids(`web${n}`),
       options,
     );
-  log(`warming the three up (${WARMUP_SECONDS}s each)…`);
-  for (const side of [app, bare, lookup])
+  const [web1, web2] = [web(1), web(2)];
+  log(`warming the four up (${WARMUP_SECONDS}s each)…`);
+  for (const side of [web1, web2, bare, lookup])
     await side({ counted: false, seconds: WARMUP_SECONDS, warmupSeconds: 0, quiet: true });
   // A shared machine's speed drifts within seconds, so each pair is PAIR_SLICES short slices per
   // side, interleaved (the order rotates every slice), summed per side: drift falls on all alike.
-  // The rows keep the median pair's figures (the lookup route's of the same round).
+  // Product detail is the two web instances' slices together. The rows keep the median pair's
+  // figures (the lookup route's of the same round).
   const pairs: { json: Row; direct: Row; lookup: Row }[] = [];
   const slice: MeasureOptions = {
     counted: false,
@@ -473,19 +479,25 @@ try {
     quiet: true,
   };
   for (let round = 1; round <= PAIR_ROUNDS; round++) {
-    const runs: Row[][] = [[], [], []];
-    const sides = [app, bare, lookup];
+    const runs: Row[][] = [[], [], [], []];
+    const sides = [web1, web2, bare, lookup];
     for (let i = 0; i < PAIR_SLICES; i++) {
       for (let k = 0; k < sides.length; k++) {
         const side = (round + i + k) % sides.length;
         runs[side]!.push(await sides[side]!(slice));
       }
     }
-    const pair = { direct: summed(runs[0]!), json: summed(runs[1]!), lookup: summed(runs[2]!) };
+    const [one, two] = [summed(runs[0]!), summed(runs[1]!)];
+    const pair = {
+      direct: summed([...runs[0]!, ...runs[1]!]),
+      json: summed(runs[2]!),
+      lookup: summed(runs[3]!),
+    };
     pairs.push(pair);
     log(
       `pair ${round}/${PAIR_ROUNDS}: product detail ${Math.round(pair.direct.rps)} req/s ` +
-        `(${Math.round(pair.direct.cpuUsPerRequest!)} µs/req, ${pair.direct.l2ReadsPerRequest!.toFixed(3)} Redis reads/req), ` +
+        `(web1 ${Math.round(one.cpuUsPerRequest!)}, web2 ${Math.round(two.cpuUsPerRequest!)} µs/req, ` +
+        `${pair.direct.l2ReadsPerRequest!.toFixed(3)} Redis reads/req), ` +
         `bare ${Math.round(pair.json.rps)} req/s ` +
         `(${Math.round(pair.json.cpuUsPerRequest!)} µs/req): ${(pair.direct.rps / pair.json.rps).toFixed(2)}; ` +
         `bare lookup ${Math.round(pair.lookup.rps)} req/s (${Math.round(pair.lookup.cpuUsPerRequest!)} µs/req): ` +
