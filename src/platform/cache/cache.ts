@@ -156,10 +156,9 @@ export function createCache(options: CacheOptions = {}): Cache {
     maxItems: options.maxMemoryItems ?? 100_000,
   });
   const l1 = memory as unknown as Parameters<ReturnType<typeof bentostore>['useL1Layer']>[0];
-  // Options, not the URL: the bus driver spreads its connection into an object, so a URL string
-  // would silently become ioredis' defaults (localhost:6379).
-  // Connections made here, each with an error listener (`watchRedis`): bentocache's own would have
-  // none, and ioredis then prints a stack trace at every reconnect attempt while Redis is down.
+  // The connections are made here, each with an error listener (`watchRedis`): bentocache's own
+  // would have none, and ioredis then prints a stack trace at every reconnect attempt while Redis
+  // is down. Built from options (redis-options.ts), the platform's one connection policy.
   const connection = options.redisUrl ? redisOptions(options.redisUrl) : undefined;
   const report = options.onRedisHealth ?? (() => {});
   const store = connection
