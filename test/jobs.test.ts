@@ -36,7 +36,12 @@ async function openJobs(
     port = await createPostgresSql({ url: database.url, poolSize: 4 });
     jobs = createPgBossJobs({
       ...common,
-      connection: { kind: 'postgres', url: database.url, poolSize: 4, applicationName: 'bazaar-test-jobs' },
+      connection: {
+        kind: 'postgres',
+        urls: [database.url],
+        poolSize: 4,
+        applicationName: 'bazaar-test-jobs',
+      },
     });
   } else {
     const embedded = await openPglite();

@@ -185,7 +185,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       ? { kind: 'pglite', pglite: embedded.pglite, primary: embedded.primary }
       : {
           kind: 'postgres',
-          url: config.databaseUrl!,
+          urls: [config.databaseUrl!, ...config.databaseFailoverUrls],
           poolSize: config.databasePoolSize,
           applicationName: `bazaar-${options.processName ?? 'web'}-jobs`,
           pooler: config.databasePooler,

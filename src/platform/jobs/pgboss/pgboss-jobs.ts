@@ -15,7 +15,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { PGlite } from '@electric-sql/pglite';
 import { CompiledQuery, type Kysely } from 'kysely';
-import pg from 'pg';
 import { type Db, fromPglite, PgBoss } from 'pg-boss';
 import { AppError } from '../../../shared/errors.ts';
 import { isUuid } from '../../../shared/ids.ts';
@@ -29,15 +28,20 @@ import type {
   SqlExecutor,
   WorkOptions,
 } from '../jobs.ts';
+import { createPrimaryDb } from './primary-db.ts';
 
 export type PgBossConnection =
   | Readonly<{
       kind: 'postgres';
-      url: string;
+      /**
+       * The primary, then the hosts that may become it (DATABASE_FAILOVER_URLS): statements and
+       * LISTEN follow a promotion as the SQL port does (primary-db.ts).
+       */
+      urls: readonly string[];
       poolSize: number;
       applicationName: string;
       /**
-       * `pgbouncer-transaction`: `url` is PgBouncer in transaction mode. pg-boss's statements
+       * `pgbouncer-transaction`: `urls` lead to PgBouncer in transaction mode. pg-boss's statements
        * are fine there (unnamed; its locks are `pg_advisory_xact_lock` inside BEGIN…COMMIT
        * batches, its settings `SET LOCAL`), but LISTEN is not: a listen registered on a pooled
        * server connection is lost to the client. Its LISTEN connection then goes to `directUrl`,
@@ -101,12 +105,18 @@ export function createPgBossJobs(options: PgBossJobsOptions): JobsPort {
     options.reclaimIntervalSeconds ?? Math.min(60, Math.max(1, Math.round(options.leaseSeconds / 4)));
   const enlisted = new AsyncLocalStorage<Db>();
   const c = options.connection;
-  const pooled = c.kind === 'postgres' && c.pooler === 'pgbouncer-transaction' ? pooledDb(c) : undefined;
-  const db = c.kind === 'pglite' ? pgliteDb(c, enlisted) : pooled?.db;
+  const server =
+    c.kind === 'postgres'
+      ? createPrimaryDb({
+          urls: c.urls,
+          poolSize: c.poolSize,
+          applicationName: c.applicationName,
+          listen:
+            c.pooler !== 'pgbouncer-transaction' ? 'follow' : c.directUrl ? { url: c.directUrl } : 'none',
+        })
+      : undefined;
   const connection =
-    c.kind === 'postgres' && !pooled
-      ? { connectionString: c.url, max: c.poolSize, application_name: c.applicationName }
-      : { db: db!, ...(c.kind === 'pglite' ? { backend: 'pglite' as const } : {}) };
+    c.kind === 'pglite' ? { db: pgliteDb(c, enlisted), backend: 'pglite' as const } : { db: server!.db };
   const readPosition = options.readPosition;
 
   const boss = new PgBoss({
@@ -128,7 +138,15 @@ export function createPgBossJobs(options: PgBossJobsOptions): JobsPort {
 
   function start(): Promise<void> {
     if (stopping) return Promise.reject(new AppError('UNAVAILABLE', 'the jobs port is stopped'));
-    starting ??= boss.start().then(() => undefined);
+    // A start that failed (no database reachable) is undone and tried again by the next call.
+    starting ??= boss.start().then(
+      () => undefined,
+      async (err: unknown) => {
+        await boss.stop({ graceful: false, close: false }).catch(() => {});
+        starting = undefined;
+        throw err;
+      },
+    );
     return starting;
   }
 
@@ -266,7 +284,7 @@ export function createPgBossJobs(options: PgBossJobsOptions): JobsPort {
         if (!starting) return;
         await starting.catch(() => {});
         await boss.stop({ graceful: true, timeout: graceMs, close: true });
-        await pooled?.close();
+        await server?.close();
       })();
       return stopping;
     },
@@ -274,10 +292,9 @@ export function createPgBossJobs(options: PgBossJobsOptions): JobsPort {
 }
 
 /** pg-boss's database on PGlite: each statement holds the SQL port's single connection. */
-function pgliteDb(
-  connection: { pglite: PGlite; primary: Kysely<unknown> },
-  enlisted: AsyncLocalStorage<Db>,
-): Db {
+type PgliteConnection = Extract<PgBossConnection, { kind: 'pglite' }>;
+
+function pgliteDb(connection: PgliteConnection, enlisted: AsyncLocalStorage<Db>): Db {
   const raw = fromPglite(connection.pglite);
   const { pglite, primary } = connection;
   const hold = <T>(fn: () => Promise<T>): Promise<T> => primary.connection().execute(fn);
@@ -291,78 +308,6 @@ function pgliteDb(
       const unsubscribe = await hold(() => pglite.listen(channel, onNotification));
       onReconnect();
       return { close: () => hold(() => unsubscribe()) };
-    },
-  };
-}
-
-/**
- * pg-boss's database behind PgBouncer in transaction mode: statements through a pool on the
- * pooler, LISTEN on its own connection straight to the primary (`directUrl`), or none.
- */
-function pooledDb(c: Extract<PgBossConnection, { kind: 'postgres' }>): { db: Db; close(): Promise<void> } {
-  const pool = new pg.Pool({ connectionString: c.url, max: c.poolSize, application_name: c.applicationName });
-  pool.on('error', () => {});
-  const directUrl = c.directUrl;
-  const db: Db = {
-    executeSql: (text, values) => pool.query(text, values),
-    ...(directUrl
-      ? {
-          listen: (channel: string, onNotification: (payload: string) => void, onReconnect: () => void) =>
-            listenDirect(directUrl, `${c.applicationName}-listen`, channel, onNotification, onReconnect),
-        }
-      : {}),
-  };
-  return { db, close: () => pool.end() };
-}
-
-/** A LISTEN connection that reconnects (every second) until closed; `onReconnect` after each LISTEN. */
-async function listenDirect(
-  url: string,
-  applicationName: string,
-  channel: string,
-  onNotification: (payload: string) => void,
-  onReconnect: () => void,
-): Promise<{ close(): Promise<void> }> {
-  let closed = false;
-  let client: pg.Client | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const retry = () => {
-    if (!closed) timer = setTimeout(() => void connect().catch(retry), 1000);
-  };
-  async function connect(): Promise<void> {
-    const next = new pg.Client({ connectionString: url, application_name: applicationName, keepAlive: true });
-    next.on('error', () => {});
-    next.on('notification', (m) => {
-      if (m.payload !== undefined) onNotification(m.payload);
-    });
-    next.on('end', () => {
-      if (client !== next) return;
-      client = undefined;
-      retry();
-    });
-    try {
-      await next.connect();
-      await next.query(`LISTEN "${channel.replaceAll('"', '""')}"`);
-    } catch (err) {
-      next.removeAllListeners('end');
-      await next.end().catch(() => {});
-      throw err;
-    }
-    if (closed) {
-      await next.end().catch(() => {});
-      return;
-    }
-    client = next;
-    onReconnect();
-  }
-  await connect();
-  return {
-    async close() {
-      closed = true;
-      clearTimeout(timer);
-      const last = client;
-      client = undefined;
-      await last?.end().catch(() => {});
     },
   };
 }
