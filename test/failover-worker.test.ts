@@ -246,6 +246,11 @@ describe('failover: background work follows the promoted standby', { skip: pgSki
       await sleep(250);
     }
 
+    const errorLines = worker.output
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes('"level":50')).length;
+
     // A worker started again with the same environment (its first host now dead) works.
     worker.child.kill('SIGKILL');
     await worker.exited;
@@ -265,7 +270,7 @@ describe('failover: background work follows the promoted standby', { skip: pgSki
     );
     console.log(
       `failover-worker: ${orders.length + 1} orders (${before.length} before, ${duringIds.length} acknowledged during, ` +
-        `${afterIds.length} after, 1 after the restart), each emailed once`,
+        `${afterIds.length} after, 1 after the restart), each emailed once; ${errorLines} error log lines from the worker across the failover`,
     );
   });
 });
