@@ -121,7 +121,7 @@ describe('media job crash on postgres', { skip: postgres.skip }, () => {
     const variantObjects = await t.platform.objects.list('media/');
     assert.equal(variantObjects.length, 6, 'no duplicate objects');
     const processed = await sql<{ n: number }>`
-      select count(*)::int as n from platform.processed_events where consumer = ${PROCESS_PHOTO}`.execute(db);
+      select count(*)::int as n from media.processed_events where consumer = ${PROCESS_PHOTO}`.execute(db);
     assert.equal(processed.rows[0]!.n, 1);
     const product = await until(
       'the catalog projection',

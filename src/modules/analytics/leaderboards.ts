@@ -36,7 +36,7 @@ const setName = (what: 'products' | 'sellers', period: Period, at: Date): string
   period === 'all' ? `lb:${what}:all` : `lb:${what}:week:${isoWeek(at)}`;
 
 export function leaderboardConsumer({ platform }: ModuleDeps): Consumer {
-  const db = platform.sql.for('platform').write;
+  const db = platform.sql.for('analytics').write;
   return {
     name: 'analytics.leaderboards',
     types: ['order.placed', 'order.cancelled'],
@@ -98,6 +98,7 @@ export function leaderboardRoutes(app: ApiApp, platform: Platform, deps: ModuleD
     {
       schema: {
         tags: ['leaderboards'],
+        operationId: 'getProductLeaderboard',
         summary: 'Best-selling products this ISO week (UTC) or of all time, by units sold',
         querystring: LeaderboardQuery,
         response: { 200: ProductBoard, ...problems(400) },
@@ -130,6 +131,7 @@ export function leaderboardRoutes(app: ApiApp, platform: Platform, deps: ModuleD
     {
       schema: {
         tags: ['leaderboards'],
+        operationId: 'getSellerLeaderboard',
         summary: 'Top sellers this ISO week (UTC) or of all time, by units sold',
         querystring: LeaderboardQuery,
         response: { 200: SellerBoard, ...problems(400) },

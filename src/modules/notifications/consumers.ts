@@ -27,7 +27,7 @@ type UserRegistered = { userId: string; email: string; name: string; role: 'buye
 
 export function notificationConsumers({ config, platform }: ModuleDeps): Consumer[] {
   const users = createUsersService({ config, platform });
-  const db = platform.sql.for('platform').write;
+  const db = platform.sql.for('notifications').write;
 
   async function person(userId: string): Promise<Person> {
     const user = await users.getUser(userId);

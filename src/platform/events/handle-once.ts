@@ -1,6 +1,8 @@
 /**
  * Idempotent consumers. Events are delivered at least once, so a consumer deduplicates by
- * (consumer, event id) in `platform.processed_events` (migrations/platform/0003_jobs.sql).
+ * (consumer, event id) in the `processed_events` table of the schema of the handle it passes:
+ * its own domain's (`catalog.processed_events`…), so the record and the consumer's writes commit
+ * in one domain, and so in one database once domains are federated.
  *
  * "Exactly once" means the consumer's EFFECT happens once, not that the handler runs once:
  * - `handleOnce`, for effects in SQL: the record and the consumer's writes commit in one
@@ -14,7 +16,7 @@
  * Inside `handleOnce`'s transaction use only `trx`: on PGlite another query (another domain's
  * handle, the jobs port without `tx`) would wait for the one connection the transaction holds.
  */
-import { type Kysely, sql, type Transaction } from 'kysely';
+import type { Generated, Kysely, Transaction } from 'kysely';
 
 export type Delivery = Readonly<{ consumer: string; eventId: string }>;
 
@@ -51,14 +53,26 @@ export async function handleExternalOnce<DB>(
 
 /** Whether the delivery was processed. */
 export async function isProcessed<DB>(db: Kysely<DB>, { consumer, eventId }: Delivery): Promise<boolean> {
-  const { rows } = await sql`select 1 from platform.processed_events
-                             where consumer = ${consumer} and event_id = ${eventId}`.execute(db);
-  return rows.length > 0;
+  const row = await (db as unknown as Kysely<ProcessedEventsDb>)
+    .selectFrom('processed_events')
+    .select('event_id')
+    .where('consumer', '=', consumer)
+    .where('event_id', '=', eventId)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 async function record<DB>(db: Kysely<DB>, { consumer, eventId }: Delivery): Promise<boolean> {
-  const { rows } = await sql`insert into platform.processed_events (consumer, event_id)
-                             values (${consumer}, ${eventId}) on conflict do nothing
-                             returning event_id`.execute(db);
-  return rows.length === 1;
+  const row = await (db as unknown as Kysely<ProcessedEventsDb>)
+    .insertInto('processed_events')
+    .values({ consumer, event_id: eventId })
+    .onConflict((oc) => oc.columns(['consumer', 'event_id']).doNothing())
+    .returning('event_id')
+    .executeTakeFirst();
+  return row !== undefined;
 }
+
+/** Every domain that consumes events has this table in its schema (its own migration). */
+type ProcessedEventsDb = {
+  processed_events: { consumer: string; event_id: string; processed_at: Generated<Date> };
+};
