@@ -48,8 +48,8 @@ import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { prng } from '../src/apps/seed-data.ts';
-import { readManifest, stackEnvironment } from '../src/apps/stack/stack-db.ts';
-import { fleetDown, fleetPorts, readFleet } from '../src/apps/stack/stack-fleet.ts';
+import { readManifest, stackEnvironment } from '../ops/stack/stack-db.ts';
+import { fleetDown, fleetPorts, readFleet } from '../ops/stack/stack-fleet.ts';
 import {
   chooseLoadGenerator,
   type LoadResult,

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { createStack, stackEnvironment, stopStack } from '../src/apps/stack/stack-db.ts';
+import { createStack, stackEnvironment, stopStack } from '../ops/stack/stack-db.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { createPlatform } from '../src/platform/platform.ts';
 import { createPostgresSql } from '../src/platform/sql/postgres/postgres-sql.ts';

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { ensureProgram } from '../src/apps/stack/stack-fleet.ts';
+import { ensureProgram } from '../ops/stack/stack-fleet.ts';
 
 export const ROOT = new URL('../', import.meta.url).pathname;
 

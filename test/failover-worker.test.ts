@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { createStack, promote, stackEnvironment, stopStack } from '../src/apps/stack/stack-db.ts';
+import { createStack, promote, stackEnvironment, stopStack } from '../ops/stack/stack-db.ts';
 import type { Product } from '../src/modules/catalog/index.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
 import { sessionCookie, startTestApp, type TestApp } from './support/test-app.ts';

@@ -24,7 +24,7 @@ import {
   stackEnvironment,
   startNodeByName,
   stopStack,
-} from '../src/apps/stack/stack-db.ts';
+} from '../ops/stack/stack-db.ts';
 import type { Product } from '../src/modules/catalog/index.ts';
 import type { ReplicaRouter } from '../src/platform/sql/router/replica-router.ts';
 import { routerOf } from '../src/platform/sql/router/replicated-sql.ts';

@@ -24,7 +24,7 @@ import {
   stackEnvironment,
   stackStatus,
   stopStack,
-} from '../src/apps/stack/stack-db.ts';
+} from '../ops/stack/stack-db.ts';
 import type { RunningWorker } from '../src/apps/worker-runtime.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 import { startTestWorker } from './support/worker.ts';

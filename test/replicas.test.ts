@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { createStack, stackEnvironment, startNodeByName, stopStack } from '../src/apps/stack/stack-db.ts';
+import { createStack, stackEnvironment, startNodeByName, stopStack } from '../ops/stack/stack-db.ts';
 import type { Consumer } from '../src/platform/events/events.ts';
 import { newReadContext, runInReadContext } from '../src/platform/sql/router/read-context.ts';
 import type { ReplicaRouter } from '../src/platform/sql/router/replica-router.ts';

@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import {
@@ -20,7 +21,7 @@ import {
   type StackManifest,
   stackStatus,
   stopStack,
-} from '../src/apps/stack/stack-db.ts';
+} from '../ops/stack/stack-db.ts';
 
 const pgSkip: string | undefined = existsSync('/usr/lib/postgresql/15/bin/initdb')
   ? undefined
@@ -148,5 +149,25 @@ describe('bazaar stack db', { skip: pgSkip }, () => {
     const nodes = readManifest(dir)!.nodes;
     await stopStack({ dir }, quiet);
     for (const node of nodes) assert.equal(pidOf(node), undefined, `${node.name} stopped`);
+  });
+});
+
+describe('bazaar stack help', () => {
+  const bazaar = fileURLToPath(new URL('../bin/bazaar.js', import.meta.url));
+  /** The usage text, without the command's one-line summary that follows it. */
+  const help = async (...args: string[]) =>
+    (await run(process.execPath, [bazaar, 'stack', ...args])).stdout.trimEnd().replace(/\n\n[^\n]*$/, '');
+
+  it('when asked for help on db, then it describes db alone; on up, the fleet alone; on stack, both', async () => {
+    const db = await help('db', '--help');
+    assert.match(db, /^usage: bazaar stack db --replicas N/);
+    assert.match(db, /--immediate/);
+    assert.doesNotMatch(db, /stack up|HAProxy/);
+    const fleet = await help('up', '--help');
+    assert.match(fleet, /^usage: bazaar stack up --web N/);
+    assert.doesNotMatch(fleet, /stack db promote|--pgbouncer/);
+    const both = await help('--help');
+    assert.match(both, /stack up --web N/);
+    assert.match(both, /stack db promote/);
   });
 });

@@ -27,7 +27,7 @@ import {
   readFleet,
   signalFleetProcess,
   startFleetProcess,
-} from '../src/apps/stack/stack-fleet.ts';
+} from '../ops/stack/stack-fleet.ts';
 import { createLocalObjects } from '../src/platform/objects/local/local-objects.ts';
 import { createUploadTokens } from '../src/platform/objects/local/upload-tokens.ts';
 

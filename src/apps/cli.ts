@@ -14,8 +14,8 @@ import { DEMO_PASSWORD, DEMO_SEED } from './seed-data.ts';
 
 type Command = Readonly<{
   summary: string;
-  /** The usage text; may load the command's module for it. */
-  usage(): string | Promise<string>;
+  /** The usage text (of the sub-command `args` name, where it has its own); may load the command's module. */
+  usage(args?: readonly string[]): string | Promise<string>;
   run(args: string[]): Promise<void>;
 }>;
 
@@ -215,9 +215,9 @@ const COMMANDS: Record<string, Command> = {
   stack: {
     summary:
       'run real topologies on this machine: PostgreSQL primary/replicas/standby (db); the whole fleet behind HAProxy and nginx (up, status, down) (docs/operations.md)',
-    usage: async () => (await import('./stack/stack-cli.ts')).STACK_USAGE,
+    usage: async (args) => (await import('../../ops/stack/stack-cli.ts')).stackUsage(args),
     async run(args) {
-      const { runStack, StackUsageError } = await import('./stack/stack-cli.ts');
+      const { runStack, StackUsageError } = await import('../../ops/stack/stack-cli.ts');
       try {
         await runStack(args, (line) => console.log(line));
       } catch (err) {
@@ -257,8 +257,8 @@ function help(): string {
 }
 
 /** The synopsis of a command (its usage up to the first blank line) and where to read more. */
-async function usageHint(name: string, command: Command): Promise<string> {
-  const synopsis = (await command.usage()).split('\n\n')[0]!;
+async function usageHint(name: string, command: Command, args: readonly string[]): Promise<string> {
+  const synopsis = (await command.usage(args)).split('\n\n')[0]!;
   return `usage: ${synopsis}\nRun "bazaar ${name} --help" for details.`;
 }
 
@@ -303,7 +303,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
   if (own.includes('--help') || own.includes('-h')) {
-    console.log(`usage: ${await command.usage()}\n\n${command.summary}`);
+    console.log(`usage: ${await command.usage(own)}\n\n${command.summary}`);
     return 0;
   }
   try {
@@ -311,11 +311,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {
-      console.error(`bazaar ${name}: ${err.message}\n${await usageHint(name, command)}`);
+      console.error(`bazaar ${name}: ${err.message}\n${await usageHint(name, command, own)}`);
       return 2;
     }
     if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
-      console.error(`bazaar ${name}: ${parseArgsSentence(err)}\n${await usageHint(name, command)}`);
+      console.error(`bazaar ${name}: ${parseArgsSentence(err)}\n${await usageHint(name, command, own)}`);
       return 2;
     }
     if (err instanceof Interrupted) {

@@ -24,7 +24,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { STATEMENT_TIMEOUT_MS } from '../../platform/sql/postgres/postgres-sql.ts';
+import { STATEMENT_TIMEOUT_MS } from '../../src/platform/sql/postgres/postgres-sql.ts';
 
 export type NodeRole = 'primary' | 'replica' | 'standby';
 

@@ -25,11 +25,8 @@ import {
   restartFleetProcess,
 } from './stack-fleet.ts';
 
-export const STACK_USAGE = [
-  'bazaar stack up --web N --workers M [--replicas R] [--standby] [--photos] [--dir DIR] [--base-port P] [--fast]',
-  'bazaar stack status [--json] [--dir DIR]',
-  'bazaar stack restart NAME [--dir DIR]   (graceful rotation: SIGTERM, drain, start, ready)',
-  'bazaar stack down [--remove] [--dir DIR]',
+/** `bazaar stack db`: the database topology alone. */
+export const STACK_DB_USAGE = [
   'bazaar stack db --replicas N [--standby] [--delay-ms D] [--pgbouncer [--pool-size S]] [--dir DIR] [--base-port P] [--fast]',
   'bazaar stack db status [--json] [--dir DIR]',
   'bazaar stack db promote [--node NAME] [--dir DIR]',
@@ -37,6 +34,8 @@ export const STACK_USAGE = [
   'bazaar stack db start [--node NAME] [--dir DIR]',
   'bazaar stack db stop [--node NAME] [--immediate] [--remove] [--dir DIR]',
   '',
+  'Real PostgreSQL 15 clusters in a folder: a primary, streaming replicas, a synchronous standby,',
+  'PgBouncer. Prints the environment to export. Runs the server programs as the postgres user when root.',
   '  --replicas N   streaming replicas (0-8), each with its own replication slot',
   '  --standby      also a synchronous standby (synchronous_standby_names), to promote on failover',
   '  --delay-ms D   recovery_min_apply_delay on the replicas, to make lag visible',
@@ -46,17 +45,34 @@ export const STACK_USAGE = [
   `  --base-port P  primary's port; replicas P+1…, standby after them (default ${DEFAULT_BASE_PORT})`,
   '  --fast         fsync off: for tests and demos only',
   '  --node NAME    promote/repoint/start/stop one node (primary, replica1…, standby, pgbouncer)',
-  'repoint: replicas (and the old primary, if it runs) follow the current primary: slot, primary_conninfo,',
-  '         reload; one that cannot follow (it diverged) is cloned again. promote repoints as well.',
   '  --remove       with stop: delete DIR afterwards',
   '  --immediate    with stop: pg_ctl -m immediate (a crash, for failover drills)',
-  'Prints the environment to export. Runs the server programs as the postgres user when root.',
+  'repoint: replicas (and the old primary, if it runs) follow the current primary: slot, primary_conninfo,',
+  '         reload; one that cannot follow (it diverged) is cloned again. promote repoints as well.',
+  'See docs/operations.md, "Data tier".',
+].join('\n');
+
+/** `bazaar stack up|status|restart|down`: the whole fleet. */
+export const STACK_FLEET_USAGE = [
+  'bazaar stack up --web N --workers M [--replicas R] [--standby] [--photos] [--dir DIR] [--base-port P] [--fast]',
+  'bazaar stack status [--json] [--dir DIR]',
+  'bazaar stack restart NAME [--dir DIR]   (graceful rotation: SIGTERM, drain, start, ready)',
+  'bazaar stack down [--remove] [--dir DIR]',
   '',
-  'up: the database topology above, Redis, N web processes and M workers behind HAProxy, nginx in',
-  `front as the edge cache (entry URL printed). Default --dir ${FLEET_DEFAULT_DIR}, --base-port`,
+  'up: the database topology of `bazaar stack db`, Redis, N web processes and M workers behind HAProxy,',
+  `nginx in front as the edge cache (entry URL printed). Default --dir ${FLEET_DEFAULT_DIR}, --base-port`,
   `${FLEET_DEFAULT_BASE_PORT}: nginx P, HAProxy P+1 (stats P+2), Redis P+3, web P+11…, PostgreSQL P+40….`,
   'Installs redis-server, haproxy and nginx with apt when missing. See docs/operations.md, "Fleet".',
 ].join('\n');
+
+/** The usage of `bazaar stack` (both), or of the verb that `args` start with. */
+export function stackUsage(args: readonly string[] = []): string {
+  if (args[0] === 'db') return STACK_DB_USAGE;
+  if (['up', 'status', 'restart', 'down'].includes(args[0] ?? '')) return STACK_FLEET_USAGE;
+  const [fleetSynopsis, fleetRest] = STACK_FLEET_USAGE.split('\n\n');
+  const [dbSynopsis, dbRest] = STACK_DB_USAGE.split('\n\n');
+  return `${fleetSynopsis}\n${dbSynopsis}\n\n${fleetRest}\n\n${dbRest}\n\nRun "bazaar stack db --help" or "bazaar stack up --help" for one of them.`;
+}
 
 export class StackUsageError extends Error {}
 
