@@ -47,9 +47,9 @@ import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { prng } from '../src/apps/seed-data.ts';
 import { readManifest, stackEnvironment } from '../ops/stack/stack-db.ts';
 import { fleetDown, fleetPorts, readFleet } from '../ops/stack/stack-fleet.ts';
+import { prng } from '../src/apps/seed-data.ts';
 import {
   chooseLoadGenerator,
   type LoadResult,

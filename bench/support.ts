@@ -1,8 +1,8 @@
 /** Helpers for benchmarks: child servers, free ports, load runs (wrk or autocannon), tables, JSON results. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { ensureProgram } from '../ops/stack/stack-fleet.ts';
@@ -241,8 +241,13 @@ export async function load(
 export const machine = (): string =>
   `${cpus().length} x ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 
+/** Every table a bench printed, in order; written with its result (bench:report renders them). */
+const printed: { headers: string[]; rows: string[][] }[] = [];
+const loadAtStart = loadavg();
+
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
+  printed.push({ headers, rows: cells.slice(1) });
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [
@@ -252,13 +257,49 @@ export function table(headers: string[], rows: (string | number)[][]): string {
   ].join('\n');
 }
 
+/** The commit measured, with `+dirty` when the work tree has changes; `unknown` outside git. */
+function commit(): string {
+  const git = (...args: string[]) =>
+    spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
+  const head = git('rev-parse', '--short=12', 'HEAD');
+  if (!head) return 'unknown';
+  return git('status', '--porcelain', '--untracked-files=no') ? `${head}+dirty` : head;
+}
+
+/**
+ * Writes `bench/results/<name>-<time>.json`: what ran (command and BENCH_* settings), where
+ * (CPU model, cores, memory, load average at start and end, Node, commit), the printed tables,
+ * and the bench's own figures (`data`). `npm run bench:report` renders the latest of each bench.
+ */
 export async function writeResult(name: string, data: unknown): Promise<string> {
   const dir = `${ROOT}bench/results`;
   await mkdir(dir, { recursive: true });
-  const file = `${dir}/${name}-${new Date().toISOString().replaceAll(':', '-')}.json`;
-  await writeFile(file, `${JSON.stringify(data, null, 2)}\n`);
+  const at = new Date();
+  const file = `${dir}/${name}-${at.toISOString().replaceAll(':', '-')}.json`;
+  const settings = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_')));
+  const result = {
+    bench: name,
+    at: at.toISOString(),
+    command: `${Object.entries(settings)
+      .map(([k, v]) => `${k}=${v} `)
+      .join('')}npm run bench:${name}`,
+    settings,
+    machine: {
+      cpu: cpus()[0]?.model.trim() ?? 'unknown',
+      cores: cpus().length,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      loadAverage: { start: loadAtStart.map(round2), end: loadavg().map(round2) },
+      node: process.version,
+    },
+    commit: commit(),
+    tables: printed,
+    data,
+  };
+  await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
   return file;
 }
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
 
 /** A random element. */
 export const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
