@@ -1,6 +1,6 @@
 /**
  * Per-request counters: how many SQL statements and cache lookups one HTTP request caused. The
- * HTTP edge runs each request in its own counts (`runWithRequestCounts`, http-counters.ts); the
+ * HTTP edge runs each request in its own counts (`runWithRequestCounts`, http/request-counters.ts); the
  * SQL port's query counter (src/platform/sql/query-counter.ts) and the cache port add to the
  * running request's counts through AsyncLocalStorage. A cache loader shared by concurrent
  * requests (single flight) is counted in the request that ran it. Work outside a request

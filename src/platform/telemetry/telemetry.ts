@@ -2,7 +2,7 @@
  * This process's counters for tests and benchmarks (a later issue exports them as metrics):
  * HTTP requests answered, the SQL statements they caused, every SQL statement, and the cache's
  * counters (hits, misses, stale served, loads by key family). Per-request counts come from
- * request-counters.ts; the edge adds each finished request here (http-counters.ts).
+ * request-counters.ts; the edge adds each finished request here (http/request-counters.ts).
  */
 import type { Cache, CacheStats } from '../cache/cache.ts';
 import { queryCountOf } from '../sql/query-counter.ts';

@@ -3,7 +3,7 @@
  * `JobReadPosition`) from the replica router. A job carries the primary's WAL position at the
  * time it was sent; its handler runs in a read context with that `minLsn`, so its reads use a
  * replica only once the replica has replayed it (else the primary), exactly like the next
- * request of a client that wrote (read-your-writes.ts).
+ * request of a client that wrote (http/read-your-writes.ts).
  *
  * What a job carries:
  * - Sent from a request that wrote: the primary's position now (one query).

@@ -1,18 +1,22 @@
 /**
  * Per-request counters at the HTTP edge: every request runs in its own counts
- * (request-counters.ts), added to the process totals (`Telemetry`) when the response is sent.
+ * (platform/telemetry/request-counters.ts), added to the process totals (`Telemetry`) when the response is sent.
  * With `exposeHeaders` (EXPOSE_COUNTERS=true) each response carries them, so a benchmark behind
  * a load balancer can add them up: `x-db-queries: 2` and `x-cache: hit=1 miss=0 stale=0`.
  * Counts are taken when the headers are written; work after that (a buffered clickstream flush)
  * is not in them.
  */
 import type { FastifyInstance } from 'fastify';
-import { newRequestCounts, type RequestCounts, runWithRequestCounts } from './request-counters.ts';
-import type { Telemetry } from './telemetry.ts';
+import {
+  newRequestCounts,
+  type RequestCounts,
+  runWithRequestCounts,
+} from '../platform/telemetry/request-counters.ts';
+import type { Telemetry } from '../platform/telemetry/telemetry.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** This request's counts (http-counters.ts); null before its first hook ran. */
+    /** This request's counts (http/request-counters.ts); null before its first hook ran. */
     requestCounts: RequestCounts | null;
   }
 }

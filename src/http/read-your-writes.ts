@@ -3,7 +3,7 @@
  * When a request wrote to a domain table, the response carries a cookie `bazaar_rw` holding the
  * primary's WAL position right after the write and when that stickiness ends (`ttlMs` later).
  * The client's next requests bring it back; until a replica has replayed that position their
- * reads go to the primary (see replica-router.ts). A cookie, not the session, so anonymous
+ * reads go to the primary (see platform/sql/router/read-driver.ts). A cookie, not the session, so anonymous
  * writers are covered too and no extra write is made per request.
  *
  * Error responses (status 400 and up) carry no cookie: what such a request wrote is rolled back
@@ -16,14 +16,14 @@
  * is ignored.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { SqlPort } from '../sql.ts';
-import { formatLsn, parseLsn } from './lsn.ts';
-import { newReadContext, type ReadContext, runInReadContext } from './read-context.ts';
-import { routerOf } from './replicated-sql.ts';
+import { formatLsn, parseLsn } from '../platform/sql/router/lsn.ts';
+import { newReadContext, type ReadContext, runInReadContext } from '../platform/sql/router/read-context.ts';
+import { routerOf } from '../platform/sql/router/replicated-sql.ts';
+import type { SqlPort } from '../platform/sql/sql.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** This request's read context (read-your-writes.ts); null without replicas. */
+    /** This request's read context (http/read-your-writes.ts); null without replicas. */
     readContext: ReadContext | null;
   }
 }
