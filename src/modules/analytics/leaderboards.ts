@@ -98,6 +98,7 @@ export function leaderboardRoutes(app: ApiApp, platform: Platform, deps: ModuleD
     {
       schema: {
         tags: ['leaderboards'],
+        operationId: 'getProductLeaderboard',
         summary: 'Best-selling products this ISO week (UTC) or of all time, by units sold',
         querystring: LeaderboardQuery,
         response: { 200: ProductBoard, ...problems(400) },
@@ -130,6 +131,7 @@ export function leaderboardRoutes(app: ApiApp, platform: Platform, deps: ModuleD
     {
       schema: {
         tags: ['leaderboards'],
+        operationId: 'getSellerLeaderboard',
         summary: 'Top sellers this ISO week (UTC) or of all time, by units sold',
         querystring: LeaderboardQuery,
         response: { 200: SellerBoard, ...problems(400) },
