@@ -4,8 +4,10 @@
  * - every operation states its security: the session cookie when its schema says so, else none
  *   (`[]`); a route where a session is optional says `[{}, { session: [] }]` itself;
  * - error responses are problem documents in `application/problem+json`, and the problems any
- *   route of its shape can answer are declared for it (a body: 400, 403, 413, 415; params or a
- *   querystring: 400; a required session: 401; always `5XX`).
+ *   route of its shape can answer are declared for it (POST, PUT, PATCH, DELETE: 400, 403, 413,
+ *   415, from the body rules and the cross-site guard; params, querystring or headers: 400; a
+ *   required session: 401; always `5XX`);
+ * - a query parameter with a default is optional in the document (the server fills it in).
  * The responses are added to the route's own schema, so that Fastify serializes what the
  * document says. `npm run lint` checks the result with Redocly's recommended rules.
  */
@@ -39,8 +41,9 @@ type ResponseEntry = TSchema | { description: string; content: Record<string, { 
 
 /** A problem response as the document states it: RFC 9457 JSON in its own media type. */
 function problemResponse(status: string): ResponseEntry {
+  const title = TITLE[Number(status)] ?? (status.startsWith('5') ? 'Server error' : 'Client error');
   return {
-    description: `${TITLE[Number(status)] ?? 'Error'}: a problem document with a stable \`code\``,
+    description: `${title}: a problem document with a stable \`code\``,
     content: { 'application/problem+json': { schema: Type.Ref('Problem') } },
   };
 }
@@ -56,15 +59,15 @@ function completeRoute(route: RouteOptions): void {
   const security: Security = schema.security ?? [];
   const common: string[] = [];
   if (methods.some((m) => UNSAFE.has(m))) common.push('400', '403', '413', '415');
-  if (schema.params || schema.querystring) common.push('400');
+  if (schema.params || schema.querystring || schema.headers) common.push('400');
   if (requiresSession(security)) common.push('401');
-  common.push('5XX');
+  common.push('5xx'); // Fastify's spelling of a range; the document says 5XX
 
   const response: Record<string, ResponseEntry> = {
     ...((schema.response as Record<string, ResponseEntry> | undefined) ?? {}),
   };
-  for (const status of common) response[status] ??= Type.Ref('Problem');
-  for (const status of Object.keys(response)) {
+  // Every error is a problem document, whatever schema a route gave it.
+  for (const status of [...Object.keys(response), ...common]) {
     if (/^[45]/.test(status)) response[status] = problemResponse(status);
   }
   route.schema = { ...schema, security, response };
