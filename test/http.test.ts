@@ -100,5 +100,53 @@ for (const backend of BACKENDS) {
       assert.equal(docs.statusCode, 200);
       assert.match(docs.body, /swagger/i);
     });
+
+    it('when /openapi.json is read, then every operation has a unique operationId, its security and problem+json errors', async () => {
+      const doc = (await t.app.inject({ url: '/openapi.json' })).json();
+      assert.ok(doc.servers?.length > 0, 'servers');
+      assert.equal(doc.info.license?.name, 'MIT');
+      const ids = new Set<string>();
+      type Operation = {
+        operationId?: string;
+        security?: unknown[];
+        responses: Record<string, { content: Record<string, { schema: { $ref?: string } }> }>;
+      };
+      for (const [path, item] of Object.entries<Record<string, Operation>>(doc.paths)) {
+        for (const [method, op] of Object.entries(item)) {
+          const name = `${method.toUpperCase()} ${path}`;
+          const id = op.operationId ?? '';
+          assert.match(id, /^[a-z][A-Za-z]+$/, `${name} has an operationId`);
+          assert.ok(!ids.has(id), `${name}: operationId ${id} is unique`);
+          ids.add(id);
+          assert.ok(Array.isArray(op.security), `${name} states its security`);
+          assert.ok(op.responses['5XX'], `${name} declares 5XX`);
+          for (const [status, response] of Object.entries(op.responses)) {
+            if (!/^[45]/.test(status)) continue;
+            assert.deepEqual(
+              Object.keys(response.content),
+              ['application/problem+json'],
+              `${name} ${status}`,
+            );
+            assert.equal(
+              response.content['application/problem+json']?.schema.$ref,
+              '#/components/schemas/Problem',
+            );
+          }
+        }
+      }
+      const me = doc.paths['/api/auth/me'].get;
+      assert.deepEqual(me.security, [{ session: [] }]);
+      assert.ok(me.responses['401'], 'a route that needs a session declares 401');
+      assert.deepEqual(doc.paths['/api/categories'].get.security, [], 'public routes need no session');
+      assert.deepEqual(
+        doc.paths['/api/cart'].get.security,
+        [{}, { session: [] }],
+        'the cart works with or without',
+      );
+      const limit = doc.paths['/api/products'].get.parameters.find(
+        (p: { name: string }) => p.name === 'limit',
+      );
+      assert.equal(limit.required, false, 'a query parameter with a default need not be sent');
+    });
   });
 }

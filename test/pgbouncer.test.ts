@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { MODULES } from '../src/apps/modules.ts';
 import {
   createStack,
   pgbouncerAdmin,
@@ -25,6 +24,7 @@ import {
   stackStatus,
   stopStack,
 } from '../ops/stack/stack-db.ts';
+import { MODULES } from '../src/apps/modules.ts';
 import type { RunningWorker } from '../src/apps/worker-runtime.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 import { startTestWorker } from './support/worker.ts';

@@ -72,6 +72,10 @@ describe('sessions when Redis is down', { skip: redis.skip }, () => {
     const orders = await t.app.inject({ url: '/api/orders', headers: { cookie } });
     assert.equal(orders.statusCode, 401);
     assert.equal(orders.json().code, 'SESSIONS_UNAVAILABLE');
+    // The cart works without a session, but cannot tell whose it is: the same 401 (documented).
+    const cart = await t.app.inject({ url: '/api/cart', headers: { cookie } });
+    assert.equal(cart.statusCode, 401, cart.body);
+    assert.equal(cart.json().code, 'SESSIONS_UNAVAILABLE');
 
     for (const url of [
       `/api/products/${productId}`,

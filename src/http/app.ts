@@ -3,8 +3,6 @@
  * cross-site request protection, problem+json errors, OpenAPI and docs, health and readiness,
  * then every module's routes. No listening here: entry points and tests decide that.
  */
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyBaseLogger,
@@ -26,6 +24,7 @@ import { cookieSecure, registerAuth } from './auth.ts';
 import { registerCookies } from './cookies.ts';
 import { registerCors } from './cors.ts';
 import { registerObjectRoutes } from './media-serving.ts';
+import { registerOpenApi } from './openapi.ts';
 import { sendProblem } from './problem.ts';
 import { registerReadYourWrites } from './read-your-writes.ts';
 import { registerRequestCounters } from './request-counters.ts';
@@ -184,31 +183,14 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     },
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Bazaar API',
-        version: '0.1.0',
-        description:
-          'Marketplace API. Errors are application/problem+json (RFC 9457) with a stable `code`. ' +
-          'Authentication is a session cookie set by POST /api/auth/login.',
-      },
-      components: {
-        securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: 'bazaar_session' } },
-      },
-    },
-    refResolver: { buildLocalReference: (json, _base, _frag, i) => String(json.$id ?? `def-${i}`) },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
-
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await registerOpenApi(app);
 
   app.get(
     '/healthz',
     {
       schema: {
         tags: ['ops'],
+        operationId: 'getLiveness',
         summary: 'Liveness',
         response: { 200: Type.Object({ status: Type.Literal('ok') }) },
       },
@@ -222,6 +204,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     {
       schema: {
         tags: ['ops'],
+        operationId: 'getReadiness',
         summary: 'Readiness: database reachable and migrations applied',
         response: {
           200: Type.Object({

@@ -40,7 +40,8 @@ const STATUS: Record<ErrorCode, number> = {
   UNAVAILABLE: 503,
 };
 
-const TITLE: Record<number, string> = {
+/** The `title` of a problem by status (also the document's description of problem responses). */
+export const TITLE: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',

@@ -2,6 +2,7 @@
  * Starts the whole application in-process on a real engine, for `inject()` tests:
  * a fresh database, every migration applied, silent logs unless LOG_LEVEL is set.
  */
+import type { InjectOptions } from 'fastify';
 import pino from 'pino';
 import { MODULES } from '../../src/apps/modules.ts';
 import { type Config, loadConfig } from '../../src/config/config.ts';
@@ -10,6 +11,7 @@ import { createPlatform, type Platform } from '../../src/platform/platform.ts';
 import { parseLsn } from '../../src/platform/sql/router/lsn.ts';
 import { routerOf } from '../../src/platform/sql/router/replicated-sql.ts';
 import type { Backend } from './engines.ts';
+import { responseChecker } from './openapi-validator.ts';
 
 export type TestApp = Readonly<{
   app: ApiApp;
@@ -33,6 +35,7 @@ export async function startTestApp(backend: Backend, env: Record<string, string>
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'silent' });
   const { app } = await buildApp({ config, platform, modules: MODULES, logger });
   await app.ready();
+  await checkResponsesAgainstOpenApi(app);
   return {
     app,
     platform,
@@ -43,6 +46,31 @@ export async function startTestApp(backend: Backend, env: Record<string, string>
       await database.drop();
     },
   };
+}
+
+/**
+ * Makes `app.inject(options)` check every response against the schema /openapi.json declares for
+ * its route and status (openapi-validator.ts): a drift fails the test that made the request.
+ */
+async function checkResponsesAgainstOpenApi(app: ApiApp): Promise<void> {
+  const check = responseChecker((await app.inject({ url: '/openapi.json' })).json());
+  const inject = app.inject.bind(app);
+  const checked = async (options: InjectOptions | string) => {
+    const response = await inject(options);
+    const { method = 'GET', url = '/' } =
+      typeof options === 'string' ? { url: options } : { method: options.method, url: urlOf(options) };
+    check(String(method), url, response);
+    return response;
+  };
+  app.inject = ((...args: unknown[]) =>
+    args.length === 1 && args[0] !== undefined
+      ? checked(args[0] as InjectOptions | string)
+      : (inject as (...a: unknown[]) => unknown)(...args)) as typeof app.inject;
+}
+
+function urlOf(options: InjectOptions): string {
+  const url = options.url ?? options.path ?? '/';
+  return typeof url === 'string' ? url : (url.pathname ?? '/');
 }
 
 /** The session cookie (name=value) from a response's Set-Cookie, for the next request. */

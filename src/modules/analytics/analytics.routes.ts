@@ -22,6 +22,7 @@ export function analyticsRoutes(app: ApiApp, analytics: AnalyticsService): void 
       schema: {
         tags,
         security,
+        operationId: 'getTopSearches',
         summary: 'The most frequent searches today or over the last 7 days (sellers, admins)',
         querystring: TopSearchesQuery,
         response: { 200: TopSearches, ...problems(400, 401, 403) },
@@ -35,6 +36,7 @@ export function analyticsRoutes(app: ApiApp, analytics: AnalyticsService): void 
       schema: {
         tags,
         security,
+        operationId: 'getCategoryVisitors',
         summary: 'Distinct visitors who looked at a category on a day (sellers, admins)',
         querystring: CategoryVisitorsQuery,
         response: { 200: CategoryVisitors, ...problems(400, 401, 403, 404) },
@@ -48,6 +50,7 @@ export function analyticsRoutes(app: ApiApp, analytics: AnalyticsService): void 
       schema: {
         tags,
         security,
+        operationId: 'getProductViews',
         summary: "Views per day of the signed-in seller's products",
         querystring: ProductViewsQuery,
         response: { 200: ProductViews, ...problems(400, 401, 403) },

@@ -8,6 +8,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiApp, ModuleDeps } from '../../http/app.ts';
 import { setSessionCookie } from '../../http/auth.ts';
+import { OPTIONAL_SESSION_SECURITY } from '../../http/openapi.ts';
 import { problems } from '../../http/schemas.ts';
 import type { Session } from '../../platform/sessions/sessions.ts';
 import { isUuid, uuidv7 } from '../../shared/ids.ts';
@@ -61,8 +62,10 @@ export function cartRoutes(app: ApiApp, { config, platform }: ModuleDeps): void 
     {
       schema: {
         tags,
+        operationId: 'getCart',
+        security: OPTIONAL_SESSION_SECURITY,
         summary: "The visitor's cart (signed-in buyer's, or anonymous by session) with current product data",
-        response: { 200: CartSchema },
+        response: { 200: CartSchema, ...problems(401) },
       },
     },
     async (request, reply) => {
@@ -77,13 +80,15 @@ export function cartRoutes(app: ApiApp, { config, platform }: ModuleDeps): void 
     {
       schema: {
         tags,
+        operationId: 'setCartItem',
+        security: OPTIONAL_SESSION_SECURITY,
         summary: "Set a product's quantity in the cart (adds the line when new)",
         description:
           'Quantity 1–99; at most 100 different products (409 CART_FULL). The product must exist ' +
           'and be published (404 otherwise). An anonymous visitor gets a session cookie.',
         params: CartItemParams,
         body: SetQuantityBody,
-        response: { 200: CartSchema, ...problems(400, 403, 404, 409, 413, 415) },
+        response: { 200: CartSchema, ...problems(400, 401, 403, 404, 409, 413, 415) },
       },
     },
     async (request, reply) => {
@@ -104,9 +109,11 @@ export function cartRoutes(app: ApiApp, { config, platform }: ModuleDeps): void 
     {
       schema: {
         tags,
+        operationId: 'removeCartItem',
+        security: OPTIONAL_SESSION_SECURITY,
         summary: "Remove a product's line from the cart (idempotent)",
         params: CartItemParams,
-        response: { 200: CartSchema, ...problems(400, 403) },
+        response: { 200: CartSchema, ...problems(400, 401, 403) },
       },
     },
     async (request, reply) => {

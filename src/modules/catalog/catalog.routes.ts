@@ -6,6 +6,7 @@ import { Type } from 'typebox';
 import type { ApiApp } from '../../http/app.ts';
 import { currentActor, publicActor, withoutSession } from '../../http/auth.ts';
 import { cachedJson, sendJsonText } from '../../http/cached-json.ts';
+import { OPTIONAL_SESSION_SECURITY } from '../../http/openapi.ts';
 import { IdParams, problems } from '../../http/schemas.ts';
 import { visitorId } from '../../http/visitor.ts';
 import {
@@ -48,6 +49,7 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
     {
       schema: {
         tags,
+        operationId: 'listCategories',
         summary: 'The category tree (two levels)',
         response: { 200: CategoryTreeSchema },
       },
@@ -60,6 +62,7 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
     {
       schema: {
         tags,
+        operationId: 'listProducts',
         summary: 'List or search published products',
         description:
           'Keyset pagination: pass nextCursor as cursor for the next page. With q, the words must ' +
@@ -85,6 +88,8 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
     {
       schema: {
         tags,
+        operationId: 'getProduct',
+        security: OPTIONAL_SESSION_SECURITY,
         summary: 'One product (a draft only for its seller)',
         params: IdParams,
         response: { 200: ProductSchema, ...problems(400, 404) },
@@ -123,6 +128,7 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
     {
       schema: {
         tags,
+        operationId: 'createProduct',
         summary: 'Create a product (sellers)',
         security: session,
         body: ProductCreateBody,
@@ -140,6 +146,7 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
     {
       schema: {
         tags,
+        operationId: 'updateProduct',
         summary: 'Change a product (its seller or an admin)',
         security: session,
         params: IdParams,
@@ -155,6 +162,7 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
     {
       schema: {
         tags,
+        operationId: 'deleteProduct',
         summary: 'Delete a product (its seller or an admin)',
         security: session,
         params: IdParams,
@@ -172,6 +180,7 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
     {
       schema: {
         tags,
+        operationId: 'listSellerProducts',
         summary: "The signed-in seller's own products, drafts included, newest first",
         security: session,
         querystring: SellerProductListQuery,

@@ -1,6 +1,7 @@
 /** /api/products/:id/photos and /api/photos/:photoId/complete. Thin: the service decides. */
 import type { ApiApp } from '../../http/app.ts';
 import { currentActor, publicActor } from '../../http/auth.ts';
+import { OPTIONAL_SESSION_SECURITY } from '../../http/openapi.ts';
 import { IdParams, problems } from '../../http/schemas.ts';
 import {
   PhotoIdParams,
@@ -20,6 +21,7 @@ export function mediaRoutes(app: ApiApp, media: MediaService): void {
     {
       schema: {
         tags,
+        operationId: 'requestPhotoUpload',
         summary: 'Ask to add a photo: returns the photo id and where to upload its bytes (sellers)',
         description:
           'Upload the file to `upload` (PUT with `headers`, or a POST form of `fields` then `file`) ' +
@@ -42,6 +44,8 @@ export function mediaRoutes(app: ApiApp, media: MediaService): void {
     {
       schema: {
         tags,
+        operationId: 'listProductPhotos',
+        security: OPTIONAL_SESSION_SECURITY,
         summary: "A product's photos: all with status for its seller, ready ones for everyone else",
         params: IdParams,
         response: { 200: PhotoListSchema, ...problems(400, 404) },
@@ -55,6 +59,7 @@ export function mediaRoutes(app: ApiApp, media: MediaService): void {
     {
       schema: {
         tags,
+        operationId: 'completePhotoUpload',
         summary: 'Say an upload is done, so the photo is processed (idempotent)',
         security: session,
         params: PhotoIdParams,

@@ -30,6 +30,7 @@ export function ordersRoutes(app: ApiApp, orders: OrdersService): void {
     {
       schema: {
         tags,
+        operationId: 'checkout',
         summary: "Check out: turn the signed-in buyer's cart into an order",
         description:
           'Send an Idempotency-Key; a retry with the same key and cart answers the same order (200). ' +
@@ -59,6 +60,7 @@ export function ordersRoutes(app: ApiApp, orders: OrdersService): void {
     {
       schema: {
         tags,
+        operationId: 'listOrders',
         summary: "The signed-in buyer's orders, newest first",
         security: session,
         querystring: OrderListQuery,
@@ -73,6 +75,7 @@ export function ordersRoutes(app: ApiApp, orders: OrdersService): void {
     {
       schema: {
         tags,
+        operationId: 'getOrder',
         summary: 'One of the signed-in buyer’s orders',
         security: session,
         params: IdParams,
@@ -87,6 +90,7 @@ export function ordersRoutes(app: ApiApp, orders: OrdersService): void {
     {
       schema: {
         tags,
+        operationId: 'cancelOrder',
         summary: 'Cancel an order before it ships; its stock goes back (idempotent)',
         security: session,
         params: IdParams,
@@ -101,6 +105,7 @@ export function ordersRoutes(app: ApiApp, orders: OrdersService): void {
     {
       schema: {
         tags,
+        operationId: 'confirmDelivery',
         summary: 'Confirm receipt of a shipped order (idempotent)',
         security: session,
         params: IdParams,
@@ -115,6 +120,7 @@ export function ordersRoutes(app: ApiApp, orders: OrdersService): void {
     {
       schema: {
         tags,
+        operationId: 'listSellerOrders',
         summary: "Orders holding the signed-in seller's products (their lines only), newest first",
         security: session,
         querystring: SellerOrderListQuery,
@@ -129,6 +135,7 @@ export function ordersRoutes(app: ApiApp, orders: OrdersService): void {
     {
       schema: {
         tags,
+        operationId: 'shipOrder',
         summary: "Ship the signed-in seller's lines of an order (idempotent)",
         security: session,
         params: IdParams,

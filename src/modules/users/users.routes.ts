@@ -37,9 +37,10 @@ export async function usersRoutes(app: ApiApp, { config, platform }: ModuleDeps)
     {
       schema: {
         tags: ['auth'],
+        operationId: 'signUp',
         summary: 'Create a buyer or seller account and sign in',
         body: SignupBody,
-        response: { 201: UserEnvelope, ...problems(400, 403, 409, 413, 415) },
+        response: { 201: UserEnvelope, ...problems(400, 401, 403, 409, 413, 415) },
       },
     },
     async (request, reply) => {
@@ -56,6 +57,7 @@ export async function usersRoutes(app: ApiApp, { config, platform }: ModuleDeps)
       config: { rateLimit: { max: config.loginRateLimitPerIp, timeWindow: 60_000 } },
       schema: {
         tags: ['auth'],
+        operationId: 'logIn',
         summary: 'Sign in with email and password',
         description:
           'Starts a new session (a new cookie value) and ends the one the request carried. ' +
@@ -78,6 +80,7 @@ export async function usersRoutes(app: ApiApp, { config, platform }: ModuleDeps)
     {
       schema: {
         tags: ['auth'],
+        operationId: 'logOut',
         summary: 'Sign out: end this session and clear the cookie (also fine when signed out)',
         response: { 204: Type.Null({ description: 'Signed out' }), ...problems(403) },
       },
@@ -94,6 +97,7 @@ export async function usersRoutes(app: ApiApp, { config, platform }: ModuleDeps)
     {
       schema: {
         tags: ['auth'],
+        operationId: 'getCurrentUser',
         summary: 'The signed-in user',
         security: [{ session: [] }],
         response: { 200: UserEnvelope, ...problems(401) },
