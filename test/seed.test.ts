@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { type SeedPhase, seedDemo } from '../src/apps/seed.ts';
+import { type SeedPhase, seedDemo, seedOnStart } from '../src/apps/seed.ts';
 import { DEMO_PASSWORD } from '../src/apps/seed-data.ts';
 import { createCatalogBulkStock } from '../src/modules/catalog/index.ts';
 import { createOrdersService, type SeedOrder } from '../src/modules/orders/index.ts';
@@ -292,6 +292,64 @@ for (const backend of BACKENDS) {
       assert.equal((await stockById()).get(product!.id), Number(product!.stock));
       const keys = await q(sql`select 1 from orders.idempotency_keys where key = 'too-many'`);
       assert.equal(keys.length, 0, 'the claim was dropped');
+    });
+  });
+
+  describe(`start-up seeding on ${backend.name}`, { skip: backend.skip }, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await startTestApp(backend);
+    });
+    after(() => t?.close());
+
+    it('when a seller lists a product after the first start, then two restarts and a CLI seed with photos leave it without a photo and add no demo data', async () => {
+      const q = async <T = Row>(query: ReturnType<typeof sql>): Promise<T[]> =>
+        (await query.execute(t.platform.sql.for('platform').write)).rows as T[];
+      const small = { products: 6, sellers: 2, buyers: 1, photos: 3 };
+      const first = await seedOnStart(t.platform, t.config, small);
+      assert.equal(first?.productsAdded, 6, 'an empty catalog gets the demo data');
+      assert.equal(first?.photosAdded, 3);
+
+      // The README's own example: seller1 signs in and lists a speckled mug.
+      const signIn = await t.app.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        payload: { email: 'seller1@bazaar.test', password: DEMO_PASSWORD },
+      });
+      const mug = await t.app.inject({
+        method: 'POST',
+        url: '/api/products',
+        headers: { cookie: sessionCookie(signIn) },
+        payload: {
+          categoryId: '0190a8c0-0000-7000-8000-000000000101',
+          title: 'Speckled mug',
+          priceMinor: 2400,
+          stock: 5,
+          status: 'published',
+        },
+      });
+      assert.equal(mug.statusCode, 201, mug.body);
+      const mugId = mug.json().id as string;
+
+      for (const restart of [1, 2]) {
+        assert.equal(
+          await seedOnStart(t.platform, t.config, small),
+          undefined,
+          `restart ${restart} seeds nothing`,
+        );
+      }
+      const cli = await seedDemo(t.platform, t.config, { ...small, products: 7 });
+      assert.deepEqual(
+        [cli.productsAdded, cli.photosAdded],
+        [0, 0],
+        'a seed that adds no product adds no photo',
+      );
+
+      const photos = await q<{ product_id: string }>(sql`select product_id from media.photos`);
+      assert.equal(photos.length, 3);
+      assert.ok(!photos.some((p) => p.product_id === mugId), 'the mug has no photo');
+      const [count] = await q<{ n: number }>(sql`select count(*)::int as n from catalog.products`);
+      assert.equal(count!.n, 7, 'six demo products and the mug');
     });
   });
 }

@@ -17,7 +17,7 @@ import { createOrdersService, type OrderStatus, type SeedOrder } from '../module
 import { createUsersService } from '../modules/users/index.ts';
 import type { Platform } from '../platform/platform.ts';
 import { uuidv7 } from '../shared/ids.ts';
-import { DEMO_PASSWORD, demoProduct, hashString, prng, type SeedCategory } from './seed-data.ts';
+import { DEMO_PASSWORD, DEMO_SEED, demoProduct, hashString, prng, type SeedCategory } from './seed-data.ts';
 
 export type SeedPhase = 'accounts' | 'products' | 'orders';
 
@@ -27,7 +27,7 @@ export type SeedOptions = Readonly<{
   buyers: number;
   /** Total orders of the demo buyers wanted; default 0: none added. */
   orders?: number;
-  /** Generated photos for this many of the newest products without photos (processed by the worker); default 0. */
+  /** Generated photos for this many of the newest products this run adds (processed by the worker); default 0. */
   photos?: number;
   /** Rows per batch (one transaction each per domain); default 1,000. */
   batchSize?: number;
@@ -144,6 +144,9 @@ export async function seedDemo(
     });
   let added = 0;
   let scheduled = 0;
+  // The newest products of this run: the only ones that may get a generated photo.
+  const photos = options.photos ?? 0;
+  let newest: DemoProduct[] = [];
   progress('products', 0, toAdd);
   await inFlight(
     () => {
@@ -152,6 +155,11 @@ export async function seedDemo(
       const n = Math.min(batchSize, toAdd - scheduled);
       const rows = productBatch(existing + scheduled, n);
       scheduled += n;
+      if (photos > 0) {
+        newest = [...newest, ...rows.map((r) => ({ id: r.id!, sellerId: r.sellerId, title: r.title }))].slice(
+          -photos,
+        );
+      }
       return catalog.insertProducts(rows);
     },
     (n) => {
@@ -210,7 +218,7 @@ export async function seedDemo(
   }
   const ordersPhase = { rows: ordersAdded, seconds: (clock() - t) / 1000 };
 
-  const photosAdded = options.photos ? await seedPhotos(platform, options.photos) : 0;
+  const photosAdded = await seedPhotos(platform, newest.reverse());
   return {
     sellers: sellerIds.length,
     buyers: buyerIds.length,
@@ -221,6 +229,20 @@ export async function seedDemo(
     photosAdded,
     phases: { accounts: accountsPhase, products: productsPhase, orders: ordersPhase },
   };
+}
+
+/**
+ * The start-up seeding (`SEED`): the demo data, only into an empty catalog, so a catalog anyone
+ * has used is never added to nor touched (a seller's own products get no demo photo). Undefined
+ * when the catalog had products.
+ */
+export async function seedOnStart(
+  platform: Platform,
+  config: Pick<Config, 'loginMaxFailuresPerAccount' | 'loginFailureWindowMs'>,
+  options: SeedOptions = DEMO_SEED,
+): Promise<SeedReport | undefined> {
+  if ((await createCatalogService(platform).countProducts()) > 0) return undefined;
+  return seedDemo(platform, config, options);
 }
 
 /**
@@ -323,21 +345,21 @@ function weighted(random: () => number, weights: readonly number[]): number {
   return weights.length - 1;
 }
 
+type DemoProduct = Readonly<{ id: string; sellerId: string; title: string }>;
+
 const PALETTE = ['#264653', '#2a9d8f', '#e9c46a', '#f4a261', '#e76f51', '#6d597a', '#355070', '#b56576'];
 
 /**
- * One generated photo for each of the `count` newest published products that have none: a
- * solid colour and the product's title drawn by sharp (no network), stored as the upload and
- * signalled like a browser upload, so the worker's image job processes it. Returns how many.
+ * One generated photo for each of the given products (ones this run created, so never a
+ * seller's own): a solid colour and the product's title drawn by sharp (no network), stored as
+ * the upload and signalled like a browser upload, so the worker's image job processes it.
+ * Returns how many.
  */
-async function seedPhotos(platform: Platform, count: number): Promise<number> {
-  const catalog = createCatalogService(platform);
+async function seedPhotos(platform: Platform, products: readonly DemoProduct[]): Promise<number> {
   const media = createMediaService({ platform });
-  const page = await catalog.listProducts({ limit: Math.min(count, 100) });
   let added = 0;
-  for (const [i, p] of page.items.entries()) {
+  for (const [i, p] of products.entries()) {
     const owner = { userId: p.sellerId, role: 'seller' as const };
-    if ((await media.listPhotos(owner, p.id)).length > 0) continue;
     const bytes = await demoPhoto(p.title, PALETTE[i % PALETTE.length]!);
     const { photoId } = await media.requestUpload(owner, p.id, {
       contentType: 'image/jpeg',
