@@ -15,7 +15,7 @@ import { type CheckoutFaults, createOrdersService, type Order } from '../src/mod
 import { AppError } from '../src/shared/errors.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
 import { BACKENDS } from './support/engines.ts';
-import { startTestApp, type TestApp } from './support/test-app.ts';
+import { sessionCookie, startTestApp, type TestApp } from './support/test-app.ts';
 
 const KITCHEN = '0190a8c0-0000-7000-8000-000000000101';
 
@@ -351,6 +351,53 @@ for (const backend of BACKENDS) {
       assert.deepEqual([await stockOf(usd.id), await stockOf(eur.id)], [5, 5]);
     });
 
+    it('when a seller checks out a cart holding their own product, then 422 OWN_PRODUCT, nothing is sold and the stock is back', async () => {
+      const email = `own-${uuidv7()}@bazaar.test`;
+      const password = 'own-product-password';
+      const signup = await t.app.inject({
+        method: 'POST',
+        url: '/api/auth/signup',
+        payload: { email, password, name: 'Own Seller', role: 'seller' },
+      });
+      assert.equal(signup.statusCode, 201, signup.body);
+      const seller = { userId: signup.json().user.id as string, cookie: sessionCookie(signup) };
+      const mine = await product(seller, { stock: 4 });
+      const other = await product(await signIn('seller'), { stock: 4 });
+      await t.app.inject({ method: 'POST', url: '/api/auth/logout', headers: { cookie: seller.cookie } });
+      // Signed out, the seller fills an anonymous cart; signing in merges it into theirs.
+      const anon = await t.app.inject({
+        method: 'PUT',
+        url: `/api/cart/items/${mine.id}`,
+        payload: { quantity: 2 },
+      });
+      assert.equal(anon.statusCode, 200, anon.body);
+      const anonCookie = sessionCookie(anon);
+      await fillCart({ userId: '', cookie: anonCookie }, [{ productId: other.id, quantity: 1 }]);
+      const login = await t.app.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        payload: { email, password },
+        headers: { cookie: anonCookie },
+      });
+      assert.equal(login.statusCode, 200, login.body);
+      const signedIn = { userId: seller.userId, cookie: sessionCookie(login) };
+      const cart = await t.app.inject({ url: '/api/cart', headers: { cookie: signedIn.cookie } });
+      assert.equal(cart.json().items.length, 2, 'the merged cart holds the own product');
+
+      const pr = problem(await checkout(signedIn, 'own-product'));
+      assert.deepEqual([pr.status, pr.code, pr['productIds']], [422, 'OWN_PRODUCT', [mine.id]]);
+      assert.deepEqual([await stockOf(mine.id), await stockOf(other.id)], [4, 4], 'the stock is back');
+      assert.deepEqual(await soldOf(mine.id), { orders: 0, units: 0 });
+      assert.equal(await placedEvents(mine.id), 0, 'no order.placed: nothing reaches the leaderboards');
+
+      const orders = createOrdersService(t.platform);
+      await assert.rejects(
+        orders.placeOrder(seller.userId, 'own-direct', [{ productId: mine.id, quantity: 1 }]),
+        (err: unknown) => err instanceof AppError && err.code === 'OWN_PRODUCT',
+      );
+      assert.equal(await stockOf(mine.id), 4);
+    });
+
     it('when the cart is empty, then 422 CART_EMPTY', async () => {
       const orders = createOrdersService(t.platform);
       await assert.rejects(
@@ -482,9 +529,15 @@ for (const backend of BACKENDS) {
         const orphan = uuidv7();
         const fresh = uuidv7();
         await catalog.reserveStock(orphan, [{ productId: p.id, quantity: 1 }], uuidv7());
-        await sleep(LEASE + 40);
+        await sleep(5);
+        const between = Date.now();
+        await sleep(5);
         await catalog.reserveStock(fresh, [{ productId: p.id, quantity: 2 }], uuidv7());
-        const done = await createOrdersService(t.platform, { leaseMs: LEASE }).reconcileCheckouts();
+        // The pass runs one lease after `between`: the orphan is older than the lease, the fresh hold is not.
+        const done = await createOrdersService(t.platform, {
+          leaseMs: LEASE,
+          now: () => new Date(between + LEASE),
+        }).reconcileCheckouts();
         assert.ok(done.released >= 1);
         assert.equal(await stockOf(p.id), 3, 'the orphan came back; the fresh hold (within the lease) stays');
         const states = await q(sql<{

@@ -149,6 +149,16 @@ export function createCheckout(deps: CheckoutDeps) {
         `the cart mixes currencies (${currencies.join(', ')}); one order takes one currency`,
       );
     }
+    const own = reserved.lines.filter((l) => l.sellerId === lease.buyerId).map((l) => l.productId);
+    if (own.length > 0) {
+      // Refused, not just left off the leaderboards: a self-purchase would skew every sales figure.
+      await compensate(lease);
+      throw new AppError(
+        'OWN_PRODUCT',
+        `you sell ${own.join(', ')}; sellers cannot buy their own products: remove ${own.length === 1 ? 'it' : 'them'} from the cart`,
+        { details: { productIds: own } },
+      );
+    }
     try {
       await deps.faults.reserved?.(orderId);
       await db.write.transaction().execute(async (trx) => {
@@ -236,7 +246,7 @@ export function createCheckout(deps: CheckoutDeps) {
      * Runs the saga for `lines` under (buyer, key). The same key with the same lines answers the
      * same order (created: false); after the order exists, an empty cart also counts as the same
      * (the order consumed it). Errors: INVALID_INPUT, CART_EMPTY, IDEMPOTENCY_KEY_REUSED,
-     * IN_PROGRESS, OUT_OF_STOCK, PRODUCT_UNAVAILABLE, MIXED_CURRENCIES.
+     * IN_PROGRESS, OUT_OF_STOCK, PRODUCT_UNAVAILABLE, MIXED_CURRENCIES, OWN_PRODUCT.
      */
     async placeOrder(buyerId: string, key: string, input: readonly CheckoutLine[]): Promise<Placed> {
       if (!KEY.test(key)) throw invalidInput('Idempotency-Key must be 1–100 characters of A-Z a-z 0-9 _ -');
