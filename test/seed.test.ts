@@ -6,6 +6,7 @@ import { type SeedPhase, seedDemo, seedOnStart } from '../src/apps/seed.ts';
 import { DEMO_PASSWORD } from '../src/apps/seed-data.ts';
 import { createCatalogBulkStock } from '../src/modules/catalog/index.ts';
 import { createOrdersService, type SeedOrder } from '../src/modules/orders/index.ts';
+import { uuidv7 } from '../src/shared/ids.ts';
 import { BACKENDS } from './support/engines.ts';
 import { sessionCookie, startTestApp, type TestApp } from './support/test-app.ts';
 
@@ -302,7 +303,7 @@ for (const backend of BACKENDS) {
     });
     after(() => t?.close());
 
-    it('when a seller lists a product after the first start, then two restarts and a CLI seed with photos leave it without a photo and add no demo data', async () => {
+    it('when a seller lists a product after the first start, then two restarts and a CLI seed with photos and orders leave it without a photo, and demo orders leave a real seller’s product alone', async () => {
       const q = async <T = Row>(query: ReturnType<typeof sql>): Promise<T[]> =>
         (await query.execute(t.platform.sql.for('platform').write)).rows as T[];
       const small = { products: 6, sellers: 2, buyers: 1, photos: 3 };
@@ -330,6 +331,22 @@ for (const backend of BACKENDS) {
       });
       assert.equal(mug.statusCode, 201, mug.body);
       const mugId = mug.json().id as string;
+      // And a seller who is no demo account lists a bowl.
+      const real = await t.platform.sessions.create({ userId: uuidv7(), data: { role: 'seller' } });
+      const bowl = await t.app.inject({
+        method: 'POST',
+        url: '/api/products',
+        headers: { cookie: `bazaar_session=${real.id}` },
+        payload: {
+          categoryId: '0190a8c0-0000-7000-8000-000000000101',
+          title: 'Glazed bowl',
+          priceMinor: 3100,
+          stock: 5,
+          status: 'published',
+        },
+      });
+      assert.equal(bowl.statusCode, 201, bowl.body);
+      const bowlId = bowl.json().id as string;
 
       for (const restart of [1, 2]) {
         assert.equal(
@@ -338,18 +355,27 @@ for (const backend of BACKENDS) {
           `restart ${restart} seeds nothing`,
         );
       }
-      const cli = await seedDemo(t.platform, t.config, { ...small, products: 7 });
+      const cli = await seedDemo(t.platform, t.config, { ...small, products: 8, orders: 5 });
       assert.deepEqual(
-        [cli.productsAdded, cli.photosAdded],
-        [0, 0],
+        [cli.productsAdded, cli.photosAdded, cli.ordersAdded],
+        [0, 0, 5],
         'a seed that adds no product adds no photo',
       );
+      const [bowlNow] = await q<{ stock: number }>(
+        sql`select stock from catalog.products where id = ${bowlId}`,
+      );
+      assert.equal(bowlNow!.stock, 5, 'demo orders take no stock from a real seller’s product');
+      const bowlLines = await q(sql`select 1 from orders.order_lines where product_id = ${bowlId}`);
+      assert.equal(bowlLines.length, 0, 'and no demo order holds it');
 
       const photos = await q<{ product_id: string }>(sql`select product_id from media.photos`);
       assert.equal(photos.length, 3);
-      assert.ok(!photos.some((p) => p.product_id === mugId), 'the mug has no photo');
+      assert.ok(
+        !photos.some((p) => [mugId, bowlId].includes(p.product_id)),
+        'the mug and the bowl have no photo',
+      );
       const [count] = await q<{ n: number }>(sql`select count(*)::int as n from catalog.products`);
-      assert.equal(count!.n, 7, 'six demo products and the mug');
+      assert.equal(count!.n, 8, 'six demo products, the mug and the bowl');
     });
   });
 }

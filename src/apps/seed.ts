@@ -177,7 +177,9 @@ export async function seedDemo(
   let ordersAdded = 0;
   if (ordersToAdd > 0) {
     if (buyerIds.length === 0) throw new Error('orders need at least one buyer (--buyers 1)');
-    const pool = await orderPool(platform);
+    if (sellerIds.length === 0)
+      throw new Error('orders buy demo sellers’ products: they need --sellers 1 or more');
+    const pool = await orderPool(platform, sellerIds);
     progress('orders', 0, ordersToAdd);
     // Keys continue after the orders that exist, less the batches (of this size or the default)
     // that may have been in flight when a run stopped: a resumed run meets the keys it left
@@ -275,15 +277,20 @@ async function inFlight<T>(next: () => Promise<T> | undefined, done: (value: T) 
 type Pool = { size(): number; pick(random: () => number): string; remove(ids: readonly string[]): void };
 
 /**
- * The products orders choose from, in a fixed pseudo-random order of popularity: picks favour
- * the front (the top 1% of products get about an eighth of the lines), so some products sell
- * out, as in a real shop. Sold-out products are removed as the catalog reports them.
+ * The products orders choose from: the demo sellers' only (demo orders take no stock from, and
+ * add no sale to, anyone else's products), in a fixed pseudo-random order of popularity: picks
+ * favour the front (the top 1% of products get about an eighth of the lines), so some products
+ * sell out, as in a real shop. Sold-out products are removed as the catalog reports them.
  */
-async function orderPool(platform: Platform): Promise<Pool> {
+async function orderPool(platform: Platform, sellerIds: readonly string[]): Promise<Pool> {
   const stock = createCatalogBulkStock(platform);
   let ids: string[] = [];
   for (let after: string | undefined; ids.length < ORDER_POOL_MAX; ) {
-    const page = await stock.listInStockProductIds(after, Math.min(10_000, ORDER_POOL_MAX - ids.length));
+    const page = await stock.listInStockProductIds(
+      after,
+      Math.min(10_000, ORDER_POOL_MAX - ids.length),
+      sellerIds,
+    );
     ids.push(...page);
     if (page.length < 10_000) break;
     after = page.at(-1);

@@ -449,17 +449,21 @@ function valuesTable<A extends string>(rows: readonly RawBuilder<unknown>[], ali
   return sql`(values ${sql.join(rows)})`.as<A>(sql.raw(`${alias}(${columns})`));
 }
 
-/** Ids of published products with stock, in id order after `after`: what an order may still buy. */
+/** Ids of published products with stock (of the given sellers only, if any), in id order after `after`: what an order may still buy. */
 export async function listInStockProductIds(
   db: Db,
   after: string | undefined,
   limit: number,
+  sellerIds?: readonly string[],
 ): Promise<string[]> {
   const rows = await db
     .selectFrom('products')
     .select('id')
     .where('status', '=', 'published')
     .where('stock', '>', 0)
+    .$if(sellerIds !== undefined, (q) =>
+      q.where('seller_id', '=', sql<string>`any(${[...sellerIds!]}::uuid[])`),
+    )
     .$if(after !== undefined, (q) => q.where('id', '>', after!))
     .orderBy('id')
     .limit(limit)

@@ -733,8 +733,15 @@ export type BatchReserved = Readonly<{
  * constant number of statements per batch instead of several per order.
  */
 export interface CatalogBulkStock {
-  /** Ids of published products with stock, in id order after `after` (keyset pages of at most `limit`). */
-  listInStockProductIds(after: string | undefined, limit: number): Promise<string[]>;
+  /**
+   * Ids of published products with stock, in id order after `after` (keyset pages of at most
+   * `limit`); with `sellerIds`, only those sellers' products.
+   */
+  listInStockProductIds(
+    after: string | undefined,
+    limit: number,
+    sellerIds?: readonly string[],
+  ): Promise<string[]>;
   /**
    * Reserves a batch in ONE catalog transaction. A reservation id already recorded answers what
    * was recorded (its stock is not taken again). For a new id, each line whose product is
@@ -759,7 +766,8 @@ export function createCatalogBulkStock(
   const now = options.now ?? (() => new Date());
   const cached = createCatalogCache(platform.cache, db);
   return {
-    listInStockProductIds: (after, limit) => repo.listInStockProductIds(db.write, after, limit),
+    listInStockProductIds: (after, limit, sellerIds) =>
+      repo.listInStockProductIds(db.write, after, limit, sellerIds),
 
     async reserveStockBatch(requests) {
       const wanted = requests.map((r) => ({
