@@ -292,7 +292,7 @@ describe('the shop in Chromium', { skip: chromiumSkip }, () => {
     });
   });
 
-  it('when a seller creates a product, uploads a photo and publishes it, then the photo becomes ready and a visitor finds the product', async () => {
+  it('when a seller creates a product, uploads a photo and publishes it, then the photo becomes ready, a visitor finds the product and the seller sees no Add to cart on it', async () => {
     const word = uniqueWord('Lumen');
     const title = `Hand-blown ${word} lantern`;
     const jpeg = join(photoDir, 'lantern.jpg');
@@ -358,6 +358,12 @@ describe('the shop in Chromium', { skip: chromiumSkip }, () => {
       await page.getByText(title).first().waitFor();
       await imagesLoaded(page);
       await shot(page, 'seller', '06-products-after');
+
+      // Their own product page offers no way to buy it.
+      await page.goto(`/p/${productId}`);
+      await page.getByRole('heading', { level: 1, name: title }).waitFor();
+      await page.getByText('You sell this product, so it cannot go in your cart.').waitFor();
+      assert.equal(await page.getByRole('button', { name: 'Add to cart' }).count(), 0);
     });
 
     await inBrowser('seller', async (page) => {

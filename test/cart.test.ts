@@ -295,6 +295,14 @@ for (const backend of BACKENDS) {
         assert.equal(anonymous.headers['set-cookie'], undefined, 'a refused change makes no session');
       });
 
+      it('when a seller adds their own product, then 422 OWN_PRODUCT and the cart stays as it was', async () => {
+        const s = await t.platform.sessions.create({ userId: sellerId, data: { role: 'seller' } });
+        const cookie = `bazaar_session=${s.id}`;
+        assertProblem(await put(p(0), { quantity: 1 }, cookie), 422, 'OWN_PRODUCT');
+        assert.deepEqual((await put(p(1), { quantity: 2 }, cookie)).json().productIds, [p(1)]);
+        assert.deepEqual(lines(await cartOf(cookie)), []);
+      });
+
       it('when a 101st product is added, then 409 CART_FULL and the 100 lines stay as they were', async () => {
         const { cookie } = await buyer();
         for (let i = 0; i < 100; i++) await setQty(p(i), 1, cookie);

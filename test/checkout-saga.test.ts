@@ -8,12 +8,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { MODULES } from '../src/apps/modules.ts';
+import { type RunningWorker, startWorker } from '../src/apps/worker-runtime.ts';
 import { createCatalogService, type Product } from '../src/modules/catalog/index.ts';
-import { createOrdersService, type Order } from '../src/modules/orders/index.ts';
+import { type CheckoutFaults, createOrdersService, type Order } from '../src/modules/orders/index.ts';
 import { AppError } from '../src/shared/errors.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
 import { BACKENDS } from './support/engines.ts';
-import { startTestApp, type TestApp } from './support/test-app.ts';
+import { sessionCookie, startTestApp, type TestApp } from './support/test-app.ts';
 
 const KITCHEN = '0190a8c0-0000-7000-8000-000000000101';
 
@@ -232,6 +234,7 @@ for (const backend of BACKENDS) {
       const stock = {
         reserveStock: catalog.reserveStock,
         confirmReservation: catalog.confirmReservation,
+        listHeldReservations: catalog.listHeldReservations,
         releaseStock: async (id: string) => {
           if (releaseFails) throw new Error('injected: catalog unreachable');
           return catalog.releaseStock(id);
@@ -285,8 +288,8 @@ for (const backend of BACKENDS) {
         leaseMs: 50,
         stock: {
           ...catalog,
-          reserveStock: async (id, lines) => {
-            await catalog.reserveStock(id, lines);
+          reserveStock: async (id, lines, holder) => {
+            await catalog.reserveStock(id, lines, holder);
             return new Promise(() => {});
           },
         },
@@ -348,6 +351,53 @@ for (const backend of BACKENDS) {
       assert.deepEqual([await stockOf(usd.id), await stockOf(eur.id)], [5, 5]);
     });
 
+    it('when a seller checks out a cart holding their own product, then 422 OWN_PRODUCT, nothing is sold and the stock is back', async () => {
+      const email = `own-${uuidv7()}@bazaar.test`;
+      const password = 'own-product-password';
+      const signup = await t.app.inject({
+        method: 'POST',
+        url: '/api/auth/signup',
+        payload: { email, password, name: 'Own Seller', role: 'seller' },
+      });
+      assert.equal(signup.statusCode, 201, signup.body);
+      const seller = { userId: signup.json().user.id as string, cookie: sessionCookie(signup) };
+      const mine = await product(seller, { stock: 4 });
+      const other = await product(await signIn('seller'), { stock: 4 });
+      await t.app.inject({ method: 'POST', url: '/api/auth/logout', headers: { cookie: seller.cookie } });
+      // Signed out, the seller fills an anonymous cart; signing in merges it into theirs.
+      const anon = await t.app.inject({
+        method: 'PUT',
+        url: `/api/cart/items/${mine.id}`,
+        payload: { quantity: 2 },
+      });
+      assert.equal(anon.statusCode, 200, anon.body);
+      const anonCookie = sessionCookie(anon);
+      await fillCart({ userId: '', cookie: anonCookie }, [{ productId: other.id, quantity: 1 }]);
+      const login = await t.app.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        payload: { email, password },
+        headers: { cookie: anonCookie },
+      });
+      assert.equal(login.statusCode, 200, login.body);
+      const signedIn = { userId: seller.userId, cookie: sessionCookie(login) };
+      const cart = await t.app.inject({ url: '/api/cart', headers: { cookie: signedIn.cookie } });
+      assert.equal(cart.json().items.length, 2, 'the merged cart holds the own product');
+
+      const pr = problem(await checkout(signedIn, 'own-product'));
+      assert.deepEqual([pr.status, pr.code, pr['productIds']], [422, 'OWN_PRODUCT', [mine.id]]);
+      assert.deepEqual([await stockOf(mine.id), await stockOf(other.id)], [4, 4], 'the stock is back');
+      assert.deepEqual(await soldOf(mine.id), { orders: 0, units: 0 });
+      assert.equal(await placedEvents(mine.id), 0, 'no order.placed: nothing reaches the leaderboards');
+
+      const orders = createOrdersService(t.platform);
+      await assert.rejects(
+        orders.placeOrder(seller.userId, 'own-direct', [{ productId: mine.id, quantity: 1 }]),
+        (err: unknown) => err instanceof AppError && err.code === 'OWN_PRODUCT',
+      );
+      assert.equal(await stockOf(mine.id), 4);
+    });
+
     it('when the cart is empty, then 422 CART_EMPTY', async () => {
       const orders = createOrdersService(t.platform);
       await assert.rejects(
@@ -357,6 +407,215 @@ for (const backend of BACKENDS) {
       const buyer = await signIn('buyer');
       const pr = problem(await checkout(buyer, 'empty-http'));
       assert.deepEqual([pr.status, pr.code], [422, 'CART_EMPTY']);
+    });
+
+    describe('a process killed at each step of the saga', () => {
+      const LEASE = 60;
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      type Point = 'claimed' | 'reserved' | 'placed' | 'compensating';
+      /** Faults that stop the saga for good at `point` (the process died there); resolves `reached` when it gets there. */
+      function killAt(point: Point): { faults: CheckoutFaults; reached: Promise<void> } {
+        let arrive!: () => void;
+        const reached = new Promise<void>((r) => {
+          arrive = r;
+        });
+        const die = () => {
+          arrive();
+          return new Promise<void>(() => {});
+        };
+        const faults: CheckoutFaults =
+          point === 'compensating'
+            ? {
+                createOrder: () => {
+                  throw new Error('injected: the orders insert failed');
+                },
+                compensating: die,
+              }
+            : { [point]: die };
+        return { faults, reached };
+      }
+
+      async function heldFor(productId: string): Promise<number> {
+        const [row] = await q(sql<{ n: number }>`select count(*)::int as n from catalog.stock_reservations
+          where state = 'held' and lines @> ${JSON.stringify([{ productId }])}::jsonb`);
+        return row!.n;
+      }
+
+      async function settled(productId: string, ordered: number) {
+        assert.equal(await stockOf(productId), 5 - ordered, 'stock = initial − ordered');
+        assert.deepEqual(await soldOf(productId), { orders: ordered > 0 ? 1 : 0, units: ordered });
+        assert.equal(await heldFor(productId), 0, 'no reservation stays held');
+      }
+
+      const points: Point[] = ['claimed', 'reserved', 'placed', 'compensating'];
+      for (const point of points) {
+        for (const retry of [true, false]) {
+          it(`when the process dies at ${point} and the buyer ${retry ? 'retries after the lease' : 'never retries'}, then stock = initial − ordered and no reservation stays held`, async () => {
+            const seller = await signIn('seller');
+            const p = await product(seller, { stock: 5 });
+            const buyer = uuidv7();
+            const key = `killed-${point}-${retry}`;
+            const lines = [{ productId: p.id, quantity: 2 }];
+            const { faults, reached } = killAt(point);
+            const dying = createOrdersService(t.platform, { leaseMs: LEASE, faults });
+            void dying.placeOrder(buyer, key, lines).catch(() => {});
+            await reached;
+            await sleep(LEASE + 40);
+
+            const restarted = createOrdersService(t.platform, { leaseMs: LEASE });
+            let ordered = point === 'placed' ? 2 : 0;
+            if (retry) {
+              const placed = await restarted.placeOrder(buyer, key, lines);
+              assert.equal(
+                placed.created,
+                point !== 'placed',
+                'a new order unless the dead one had committed',
+              );
+              ordered = 2;
+            } else {
+              const done = await restarted.reconcileCheckouts();
+              assert.equal(done.failed, 0);
+            }
+            await settled(p.id, ordered);
+            await restarted.reconcileCheckouts();
+            await settled(p.id, ordered);
+          });
+        }
+      }
+
+      it('when the order was cancelled and the cancel died before the release, then the reconciliation puts the stock back once', async () => {
+        const seller = await signIn('seller');
+        const p = await product(seller, { stock: 5 });
+        const buyer = uuidv7();
+        const { faults, reached } = killAt('placed');
+        void createOrdersService(t.platform, { leaseMs: LEASE, faults })
+          .placeOrder(buyer, 'cancel-cut', [{ productId: p.id, quantity: 2 }])
+          .catch(() => {});
+        await reached;
+        const catalog = createCatalogService(t.platform);
+        const cutCancel = createOrdersService(t.platform, {
+          leaseMs: LEASE,
+          stock: {
+            ...catalog,
+            releaseStock: async () => {
+              throw new Error('injected: the process died before the release');
+            },
+          },
+        });
+        const [key] = await q(
+          sql<{ order_id: string }>`select order_id from orders.idempotency_keys where buyer_id = ${buyer}`,
+        );
+        await assert.rejects(
+          cutCancel.cancelOrder({ userId: buyer, role: 'buyer' }, key!.order_id),
+          /injected/,
+        );
+        assert.equal(await stockOf(p.id), 3, 'the cancelled order still holds its units');
+        await sleep(LEASE + 40);
+
+        const orders = createOrdersService(t.platform, { leaseMs: LEASE });
+        await orders.reconcileCheckouts();
+        await orders.reconcileCheckouts();
+        assert.equal(await stockOf(p.id), 5);
+        assert.equal(await heldFor(p.id), 0);
+        const [order] = await q(sql<{ status: string; released: boolean }>`select status,
+          stock_released_at is not null as released from orders.orders where buyer_id = ${buyer}`);
+        assert.deepEqual({ ...order }, { status: 'cancelled', released: true });
+      });
+
+      it('when a hold has no checkout key at all, then the reconciliation releases it, and leaves fresh holds alone', async () => {
+        const seller = await signIn('seller');
+        const p = await product(seller, { stock: 5 });
+        const catalog = createCatalogService(t.platform);
+        const orphan = uuidv7();
+        const fresh = uuidv7();
+        await catalog.reserveStock(orphan, [{ productId: p.id, quantity: 1 }], uuidv7());
+        await sleep(5);
+        const between = Date.now();
+        await sleep(5);
+        await catalog.reserveStock(fresh, [{ productId: p.id, quantity: 2 }], uuidv7());
+        // The pass runs one lease after `between`: the orphan is older than the lease, the fresh hold is not.
+        const done = await createOrdersService(t.platform, {
+          leaseMs: LEASE,
+          now: () => new Date(between + LEASE),
+        }).reconcileCheckouts();
+        assert.ok(done.released >= 1);
+        assert.equal(await stockOf(p.id), 3, 'the orphan came back; the fresh hold (within the lease) stays');
+        const states = await q(sql<{
+          id: string;
+          state: string;
+        }>`select id, state from catalog.stock_reservations
+          where id in (${orphan}, ${fresh}) order by id`);
+        assert.deepEqual(
+          states.map((r) => r.state),
+          ['released', 'held'],
+        );
+      });
+    });
+
+    describe('the worker', () => {
+      let w: TestApp;
+      let worker: RunningWorker | undefined;
+      const lines: { fields: Record<string, unknown>; msg: string }[] = [];
+      before(async () => {
+        w = await startTestApp(backend, { CHECKOUT_LEASE: '100ms', CHECKOUT_RECONCILE_INTERVAL: '100ms' });
+      });
+      after(async () => {
+        await worker?.stop({ graceMs: 1000 });
+        await w?.close();
+      });
+
+      it('when checkouts died after their order and before it, then the worker confirms the one, releases the other and logs it', async () => {
+        const seller = uuidv7();
+        const catalog = createCatalogService(w.platform);
+        const made = await catalog.createProduct(
+          { userId: seller, role: 'seller' },
+          { categoryId: KITCHEN, title: 'Jug', priceMinor: 900, stock: 5, status: 'published' },
+        );
+        for (const point of ['placed', 'reserved'] as const) {
+          const dying = createOrdersService(w.platform, {
+            leaseMs: 100,
+            faults: { [point]: () => new Promise<void>(() => {}) },
+          });
+          void dying.placeOrder(uuidv7(), `worker-${point}`, [{ productId: made.id, quantity: 2 }]);
+        }
+        const held = async () =>
+          (
+            await sql<{ n: number }>`select count(*)::int as n from catalog.stock_reservations
+              where state = 'held' and lines @> ${JSON.stringify([{ productId: made.id }])}::jsonb`.execute(
+              w.platform.sql.for('catalog').write,
+            )
+          ).rows[0]!.n;
+        for (let i = 0; i < 100 && (await held()) < 2; i++) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(await held(), 2, 'both checkouts hold stock when they die');
+
+        worker = await startWorker({
+          config: w.config,
+          platform: w.platform,
+          modules: MODULES,
+          log: {
+            info: (fields, msg) => lines.push({ fields: fields as Record<string, unknown>, msg }),
+            error: (fields, msg) => lines.push({ fields: fields as Record<string, unknown>, msg }),
+          },
+          relayIntervalMs: 100,
+        });
+        for (let i = 0; i < 250 && (await held()) > 0; i++) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(await held(), 0, 'no hold left');
+        const [p] = (
+          await sql<{ stock: number }>`select stock from catalog.products where id = ${made.id}`.execute(
+            w.platform.sql.for('catalog').write,
+          )
+        ).rows;
+        assert.equal(p!.stock, 3, 'the placed order keeps its 2 units; the other 2 came back');
+        const reconciled = lines.filter((l) => l.fields['task'] === 'orders.reconcile-checkouts');
+        assert.deepEqual(
+          reconciled.reduce(
+            (sum, l) => [sum[0]! + Number(l.fields['confirmed']), sum[1]! + Number(l.fields['released'])],
+            [0, 0],
+          ),
+          [1, 1],
+          JSON.stringify(lines),
+        );
+      });
     });
 
     describe('catalog stock reservations', () => {

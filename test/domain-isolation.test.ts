@@ -199,7 +199,10 @@ describe('domain isolation on postgres', { skip: postgres.skip }, () => {
     await worker.drain();
 
     // Every module's periodic tasks, once each.
-    for (const task of MODULES.flatMap((m) => m.tasks?.({ config: t.config, platform: t.platform }) ?? [])) {
+    const log = { info: () => {}, error: () => {} };
+    for (const task of MODULES.flatMap(
+      (m) => m.tasks?.({ config: t.config, platform: t.platform, log }) ?? [],
+    )) {
       await task.run();
     }
     recording = false;

@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { type SeedPhase, seedDemo } from '../src/apps/seed.ts';
+import { type SeedPhase, seedDemo, seedOnStart } from '../src/apps/seed.ts';
 import { DEMO_PASSWORD } from '../src/apps/seed-data.ts';
 import { createCatalogBulkStock } from '../src/modules/catalog/index.ts';
 import { createOrdersService, type SeedOrder } from '../src/modules/orders/index.ts';
+import { uuidv7 } from '../src/shared/ids.ts';
 import { BACKENDS } from './support/engines.ts';
 import { sessionCookie, startTestApp, type TestApp } from './support/test-app.ts';
 
@@ -292,6 +293,89 @@ for (const backend of BACKENDS) {
       assert.equal((await stockById()).get(product!.id), Number(product!.stock));
       const keys = await q(sql`select 1 from orders.idempotency_keys where key = 'too-many'`);
       assert.equal(keys.length, 0, 'the claim was dropped');
+    });
+  });
+
+  describe(`start-up seeding on ${backend.name}`, { skip: backend.skip }, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await startTestApp(backend);
+    });
+    after(() => t?.close());
+
+    it('when a seller lists a product after the first start, then two restarts and a CLI seed with photos and orders leave it without a photo, and demo orders leave a real seller’s product alone', async () => {
+      const q = async <T = Row>(query: ReturnType<typeof sql>): Promise<T[]> =>
+        (await query.execute(t.platform.sql.for('platform').write)).rows as T[];
+      const small = { products: 6, sellers: 2, buyers: 1, photos: 3 };
+      const first = await seedOnStart(t.platform, t.config, small);
+      assert.equal(first?.productsAdded, 6, 'an empty catalog gets the demo data');
+      assert.equal(first?.photosAdded, 3);
+
+      // The README's own example: seller1 signs in and lists a speckled mug.
+      const signIn = await t.app.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        payload: { email: 'seller1@bazaar.test', password: DEMO_PASSWORD },
+      });
+      const mug = await t.app.inject({
+        method: 'POST',
+        url: '/api/products',
+        headers: { cookie: sessionCookie(signIn) },
+        payload: {
+          categoryId: '0190a8c0-0000-7000-8000-000000000101',
+          title: 'Speckled mug',
+          priceMinor: 2400,
+          stock: 5,
+          status: 'published',
+        },
+      });
+      assert.equal(mug.statusCode, 201, mug.body);
+      const mugId = mug.json().id as string;
+      // And a seller who is no demo account lists a bowl.
+      const real = await t.platform.sessions.create({ userId: uuidv7(), data: { role: 'seller' } });
+      const bowl = await t.app.inject({
+        method: 'POST',
+        url: '/api/products',
+        headers: { cookie: `bazaar_session=${real.id}` },
+        payload: {
+          categoryId: '0190a8c0-0000-7000-8000-000000000101',
+          title: 'Glazed bowl',
+          priceMinor: 3100,
+          stock: 5,
+          status: 'published',
+        },
+      });
+      assert.equal(bowl.statusCode, 201, bowl.body);
+      const bowlId = bowl.json().id as string;
+
+      for (const restart of [1, 2]) {
+        assert.equal(
+          await seedOnStart(t.platform, t.config, small),
+          undefined,
+          `restart ${restart} seeds nothing`,
+        );
+      }
+      const cli = await seedDemo(t.platform, t.config, { ...small, products: 8, orders: 5 });
+      assert.deepEqual(
+        [cli.productsAdded, cli.photosAdded, cli.ordersAdded],
+        [0, 0, 5],
+        'a seed that adds no product adds no photo',
+      );
+      const [bowlNow] = await q<{ stock: number }>(
+        sql`select stock from catalog.products where id = ${bowlId}`,
+      );
+      assert.equal(bowlNow!.stock, 5, 'demo orders take no stock from a real seller’s product');
+      const bowlLines = await q(sql`select 1 from orders.order_lines where product_id = ${bowlId}`);
+      assert.equal(bowlLines.length, 0, 'and no demo order holds it');
+
+      const photos = await q<{ product_id: string }>(sql`select product_id from media.photos`);
+      assert.equal(photos.length, 3);
+      assert.ok(
+        !photos.some((p) => [mugId, bowlId].includes(p.product_id)),
+        'the mug and the bowl have no photo',
+      );
+      const [count] = await q<{ n: number }>(sql`select count(*)::int as n from catalog.products`);
+      assert.equal(count!.n, 8, 'six demo products, the mug and the bowl');
     });
   });
 }

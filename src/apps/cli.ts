@@ -62,7 +62,7 @@ const COMMANDS: Record<string, Command> = {
       `  --orders N      total orders of the demo buyers wanted (default ${DEMO_SEED.orders}); only the missing ones\n` +
       '                  are added, placed over the last 90 days: placed, shipped, delivered or cancelled,\n' +
       '                  stock taken from the products (sold-out products are skipped)\n' +
-      `  --photos        generated photos for the ${DEMO_SEED.photos} newest products without any (the worker processes them)\n` +
+      `  --photos        generated photos for the ${DEMO_SEED.photos} newest products this run adds (the worker processes them)\n` +
       '  --batch-size N  rows per batch and transaction (default 1000)\n' +
       `Every demo account, and admin@bazaar.test, has the password "${DEMO_PASSWORD}" (hashed once, shared).\n` +
       'Ctrl-C stops after the batch in flight; running the same command again finishes the job\n' +

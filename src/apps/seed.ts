@@ -17,7 +17,7 @@ import { createOrdersService, type OrderStatus, type SeedOrder } from '../module
 import { createUsersService } from '../modules/users/index.ts';
 import type { Platform } from '../platform/platform.ts';
 import { uuidv7 } from '../shared/ids.ts';
-import { DEMO_PASSWORD, demoProduct, hashString, prng, type SeedCategory } from './seed-data.ts';
+import { DEMO_PASSWORD, DEMO_SEED, demoProduct, hashString, prng, type SeedCategory } from './seed-data.ts';
 
 export type SeedPhase = 'accounts' | 'products' | 'orders';
 
@@ -27,7 +27,7 @@ export type SeedOptions = Readonly<{
   buyers: number;
   /** Total orders of the demo buyers wanted; default 0: none added. */
   orders?: number;
-  /** Generated photos for this many of the newest products without photos (processed by the worker); default 0. */
+  /** Generated photos for this many of the newest products this run adds (processed by the worker); default 0. */
   photos?: number;
   /** Rows per batch (one transaction each per domain); default 1,000. */
   batchSize?: number;
@@ -144,6 +144,9 @@ export async function seedDemo(
     });
   let added = 0;
   let scheduled = 0;
+  // The newest products of this run: the only ones that may get a generated photo.
+  const photos = options.photos ?? 0;
+  let newest: DemoProduct[] = [];
   progress('products', 0, toAdd);
   await inFlight(
     () => {
@@ -152,6 +155,11 @@ export async function seedDemo(
       const n = Math.min(batchSize, toAdd - scheduled);
       const rows = productBatch(existing + scheduled, n);
       scheduled += n;
+      if (photos > 0) {
+        newest = [...newest, ...rows.map((r) => ({ id: r.id!, sellerId: r.sellerId, title: r.title }))].slice(
+          -photos,
+        );
+      }
       return catalog.insertProducts(rows);
     },
     (n) => {
@@ -169,7 +177,9 @@ export async function seedDemo(
   let ordersAdded = 0;
   if (ordersToAdd > 0) {
     if (buyerIds.length === 0) throw new Error('orders need at least one buyer (--buyers 1)');
-    const pool = await orderPool(platform);
+    if (sellerIds.length === 0)
+      throw new Error('orders buy demo sellers’ products: they need --sellers 1 or more');
+    const pool = await orderPool(platform, sellerIds);
     progress('orders', 0, ordersToAdd);
     // Keys continue after the orders that exist, less the batches (of this size or the default)
     // that may have been in flight when a run stopped: a resumed run meets the keys it left
@@ -210,7 +220,7 @@ export async function seedDemo(
   }
   const ordersPhase = { rows: ordersAdded, seconds: (clock() - t) / 1000 };
 
-  const photosAdded = options.photos ? await seedPhotos(platform, options.photos) : 0;
+  const photosAdded = await seedPhotos(platform, newest.reverse());
   return {
     sellers: sellerIds.length,
     buyers: buyerIds.length,
@@ -221,6 +231,20 @@ export async function seedDemo(
     photosAdded,
     phases: { accounts: accountsPhase, products: productsPhase, orders: ordersPhase },
   };
+}
+
+/**
+ * The start-up seeding (`SEED`): the demo data, only into an empty catalog, so a catalog anyone
+ * has used is never added to nor touched (a seller's own products get no demo photo). Undefined
+ * when the catalog had products.
+ */
+export async function seedOnStart(
+  platform: Platform,
+  config: Pick<Config, 'loginMaxFailuresPerAccount' | 'loginFailureWindowMs'>,
+  options: SeedOptions = DEMO_SEED,
+): Promise<SeedReport | undefined> {
+  if ((await createCatalogService(platform).countProducts()) > 0) return undefined;
+  return seedDemo(platform, config, options);
 }
 
 /**
@@ -253,15 +277,20 @@ async function inFlight<T>(next: () => Promise<T> | undefined, done: (value: T) 
 type Pool = { size(): number; pick(random: () => number): string; remove(ids: readonly string[]): void };
 
 /**
- * The products orders choose from, in a fixed pseudo-random order of popularity: picks favour
- * the front (the top 1% of products get about an eighth of the lines), so some products sell
- * out, as in a real shop. Sold-out products are removed as the catalog reports them.
+ * The products orders choose from: the demo sellers' only (demo orders take no stock from, and
+ * add no sale to, anyone else's products), in a fixed pseudo-random order of popularity: picks
+ * favour the front (the top 1% of products get about an eighth of the lines), so some products
+ * sell out, as in a real shop. Sold-out products are removed as the catalog reports them.
  */
-async function orderPool(platform: Platform): Promise<Pool> {
+async function orderPool(platform: Platform, sellerIds: readonly string[]): Promise<Pool> {
   const stock = createCatalogBulkStock(platform);
   let ids: string[] = [];
   for (let after: string | undefined; ids.length < ORDER_POOL_MAX; ) {
-    const page = await stock.listInStockProductIds(after, Math.min(10_000, ORDER_POOL_MAX - ids.length));
+    const page = await stock.listInStockProductIds(
+      after,
+      Math.min(10_000, ORDER_POOL_MAX - ids.length),
+      sellerIds,
+    );
     ids.push(...page);
     if (page.length < 10_000) break;
     after = page.at(-1);
@@ -323,21 +352,21 @@ function weighted(random: () => number, weights: readonly number[]): number {
   return weights.length - 1;
 }
 
+type DemoProduct = Readonly<{ id: string; sellerId: string; title: string }>;
+
 const PALETTE = ['#264653', '#2a9d8f', '#e9c46a', '#f4a261', '#e76f51', '#6d597a', '#355070', '#b56576'];
 
 /**
- * One generated photo for each of the `count` newest published products that have none: a
- * solid colour and the product's title drawn by sharp (no network), stored as the upload and
- * signalled like a browser upload, so the worker's image job processes it. Returns how many.
+ * One generated photo for each of the given products (ones this run created, so never a
+ * seller's own): a solid colour and the product's title drawn by sharp (no network), stored as
+ * the upload and signalled like a browser upload, so the worker's image job processes it.
+ * Returns how many.
  */
-async function seedPhotos(platform: Platform, count: number): Promise<number> {
-  const catalog = createCatalogService(platform);
+async function seedPhotos(platform: Platform, products: readonly DemoProduct[]): Promise<number> {
   const media = createMediaService({ platform });
-  const page = await catalog.listProducts({ limit: Math.min(count, 100) });
   let added = 0;
-  for (const [i, p] of page.items.entries()) {
+  for (const [i, p] of products.entries()) {
     const owner = { userId: p.sellerId, role: 'seller' as const };
-    if ((await media.listPhotos(owner, p.id)).length > 0) continue;
     const bytes = await demoPhoto(p.title, PALETTE[i % PALETTE.length]!);
     const { photoId } = await media.requestUpload(owner, p.id, {
       contentType: 'image/jpeg',

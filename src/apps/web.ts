@@ -8,7 +8,7 @@ import { buildApp } from '../http/app.ts';
 import { ensureWebBuilt } from '../http/spa.ts';
 import { MODULES } from './modules.ts';
 import { loadConfigOrExit, migrateAll, startPlatform } from './runtime.ts';
-import { DEMO_SEED, seedDemo } from './seed.ts';
+import { seedOnStart } from './seed.ts';
 import { type RunningWorker, startWorker } from './worker-runtime.ts';
 
 const config = loadConfigOrExit();
@@ -21,8 +21,8 @@ if (config.migrateOnStart) {
 }
 
 if (config.seed) {
-  const report = await seedDemo(platform, config, DEMO_SEED);
-  if (report.productsAdded > 0) {
+  const report = await seedOnStart(platform, config);
+  if (report && report.productsAdded > 0) {
     app.log.info(
       report,
       'seeded demo data: sign in as seller1@bazaar.test or buyer1@bazaar.test (see README)',

@@ -62,7 +62,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     onError: (err) => log.error({ err }, 'outbox relay pass failed; retrying'),
   });
   relay.start();
-  const tasks = modules.flatMap((m) => m.tasks?.({ config, platform }) ?? []);
+  const tasks = modules.flatMap((m) => m.tasks?.({ config, platform, log }) ?? []);
   const stopTasks = startTasks(tasks, log);
   log.info(
     { consumers: [...names], tasks: tasks.map((t) => t.name) },

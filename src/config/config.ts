@@ -78,6 +78,10 @@ export type Config = Readonly<{
   jobsPollIntervalMs: number;
   /** How long rolled-up clickstream records stay in the stream before the roll-up trims them. */
   clickstreamRetentionMs: number;
+  /** A checkout's claim on its Idempotency-Key; after it another request (or the reconciliation) may take over. */
+  checkoutLeaseMs: number;
+  /** How often the worker settles stock holds left by checkouts cut short. */
+  checkoutReconcileIntervalMs: number;
   /** Whether the web process also runs the worker (consumers, jobs, outbox relay). */
   runWorkerInWeb: boolean;
   mailTransport: 'file' | 'smtp';
@@ -389,6 +393,8 @@ export function loadConfig(env: Env = readEnv()): Config {
       7 * 86_400_000,
       '7d',
     ),
+    checkoutLeaseMs: get('CHECKOUT_LEASE', duration(100, 600_000), 30_000, '30s'),
+    checkoutReconcileIntervalMs: get('CHECKOUT_RECONCILE_INTERVAL', duration(100, 86_400_000), 60_000, '1m'),
     mailTransport: get('MAIL_TRANSPORT', oneOf('file', 'smtp'), 'file', 'smtp'),
     smtpUrl: get<string | undefined>('SMTP_URL', smtpUrl, undefined, 'smtp://user:pass@smtp.example.com:587'),
     mailFrom: get('MAIL_FROM', mailbox, 'Bazaar <no-reply@bazaar.test>', '"Bazaar <no-reply@example.com>"'),

@@ -49,7 +49,7 @@ export type WebModule = Readonly<{
   /** The module's event consumers; the worker subscribes them (docs/architecture.md, Events and jobs). */
   consumers?: (deps: ModuleDeps) => readonly Consumer[];
   /** Work the worker repeats on a timer (roll-ups, clean-ups); must be safe in several workers at once. */
-  tasks?: (deps: ModuleDeps) => readonly PeriodicTask[];
+  tasks?: (deps: TaskDeps) => readonly PeriodicTask[];
   /** Reacts to the object-created signal of an upload (the local store's `/uploads` route); a failure fails the upload. */
   onObjectCreated?: (deps: ModuleDeps) => (key: string) => Promise<void>;
 }>;
@@ -58,6 +58,10 @@ export type WebModule = Readonly<{
 export type PeriodicTask = Readonly<{ name: string; everyMs: number; run(): Promise<unknown> }>;
 
 export type ModuleDeps = Readonly<{ config: Config; platform: Platform }>;
+
+/** A module's periodic tasks also get the worker's log, for a line about what a run did. */
+export type TaskDeps = ModuleDeps &
+  Readonly<{ log: { info(fields: object, msg: string): void; error(fields: object, msg: string): void } }>;
 
 export type AppOptions = Readonly<{
   config: Config;

@@ -85,10 +85,11 @@ export function cartRoutes(app: ApiApp, { config, platform }: ModuleDeps): void 
         summary: "Set a product's quantity in the cart (adds the line when new)",
         description:
           'Quantity 1–99; at most 100 different products (409 CART_FULL). The product must exist ' +
-          'and be published (404 otherwise). An anonymous visitor gets a session cookie.',
+          "and be published (404 otherwise), and not be the signed-in seller's own (422 OWN_PRODUCT). " +
+          'An anonymous visitor gets a session cookie.',
         params: CartItemParams,
         body: SetQuantityBody,
-        response: { 200: CartSchema, ...problems(400, 401, 403, 404, 409, 413, 415) },
+        response: { 200: CartSchema, ...problems(400, 401, 403, 404, 409, 413, 415, 422) },
       },
     },
     async (request, reply) => {

@@ -56,7 +56,8 @@ export interface CartService {
   getCart(owner: CartOwner): Promise<Cart>;
   /**
    * Sets a product's quantity (1..99), adding the line when new. NOT_FOUND for an unknown or
-   * unpublished product, CART_FULL for a 101st line, INVALID_INPUT for a bad quantity.
+   * unpublished product, CART_FULL for a 101st line, INVALID_INPUT for a bad quantity,
+   * OWN_PRODUCT for a signed-in seller's own product (checkout refuses it too).
    */
   setQuantity(owner: CartOwner, productId: string, quantity: number): Promise<Cart>;
   /** Removes a product's line; idempotent (no line, no change). */
@@ -189,7 +190,8 @@ export function createCartService(
         });
       }
       // Throws NOT_FOUND for an unknown product and for a draft (drafts do not exist for buyers).
-      await catalog.getProduct(null, id);
+      const product = await catalog.getProduct(null, id);
+      if (who.kind === 'buyer' && product.sellerId === who.buyerId) throw ownProduct([id]);
       const addedAt = new Date(now()).toISOString();
       return view(await update(who, (doc) => setLine(doc, id, quantity, addedAt)));
     },
@@ -234,4 +236,13 @@ export function createCartService(
       await update(checkOwner({ kind: 'buyer', buyerId }), (doc) => removeCheckedOut(doc, expected));
     },
   };
+}
+
+/** A seller does not buy their own products: such a sale would only inflate their own figures. */
+function ownProduct(productIds: readonly string[]): AppError {
+  return new AppError(
+    'OWN_PRODUCT',
+    `you sell ${productIds.length === 1 ? 'this product' : 'these products'} (${productIds.join(', ')}); sellers cannot buy their own products`,
+    { details: { productIds } },
+  );
 }

@@ -351,10 +351,11 @@ export async function insertReservation(
   id: string,
   state: ReservationState,
   at: Date,
+  holderId: string | null = null,
 ): Promise<boolean> {
   const row = await db
     .insertInto('stock_reservations')
-    .values({ id, state, lines: '[]', created_at: at, updated_at: at })
+    .values({ id, state, lines: '[]', holder_id: holderId, created_at: at, updated_at: at })
     .onConflict((oc) => oc.column('id').doNothing())
     .returning('id')
     .executeTakeFirst();
@@ -372,6 +373,29 @@ export async function findReservation(
     .where('id', '=', id)
     .$if(lock, (q) => q.forUpdate())
     .executeTakeFirst();
+}
+
+/** Held reservations with a holder, created before `olderThan`, oldest first, after the (created_at, id) `after`. */
+export async function listHeldReservations(
+  db: Db,
+  olderThan: Date,
+  after: { createdAt: Date; id: string } | undefined,
+  limit: number,
+): Promise<{ id: string; holder_id: string; created_at: Date }[]> {
+  const rows = await db
+    .selectFrom('stock_reservations')
+    .select(['id', 'holder_id', 'created_at'])
+    .where('state', '=', 'held')
+    .where('created_at', '<', olderThan)
+    .where('holder_id', 'is not', null)
+    .$if(after !== undefined, (q) =>
+      q.where((eb) => eb(eb.refTuple('created_at', 'id'), '>', eb.tuple(after!.createdAt, after!.id))),
+    )
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ id: r.id, holder_id: r.holder_id!, created_at: r.created_at }));
 }
 
 export async function setReservation(
@@ -425,17 +449,21 @@ function valuesTable<A extends string>(rows: readonly RawBuilder<unknown>[], ali
   return sql`(values ${sql.join(rows)})`.as<A>(sql.raw(`${alias}(${columns})`));
 }
 
-/** Ids of published products with stock, in id order after `after`: what an order may still buy. */
+/** Ids of published products with stock (of the given sellers only, if any), in id order after `after`: what an order may still buy. */
 export async function listInStockProductIds(
   db: Db,
   after: string | undefined,
   limit: number,
+  sellerIds?: readonly string[],
 ): Promise<string[]> {
   const rows = await db
     .selectFrom('products')
     .select('id')
     .where('status', '=', 'published')
     .where('stock', '>', 0)
+    .$if(sellerIds !== undefined, (q) =>
+      q.where('seller_id', '=', sql<string>`any(${[...sellerIds!]}::uuid[])`),
+    )
     .$if(after !== undefined, (q) => q.where('id', '>', after!))
     .orderBy('id')
     .limit(limit)

@@ -71,6 +71,9 @@ export type StockShortage = Readonly<{
   reason: 'out_of_stock' | 'unavailable';
 }>;
 
+/** A held reservation as `listHeldReservations` gives it. */
+export type HeldReservation = Readonly<{ reservationId: string; holderId: string; createdAt: Date }>;
+
 export type ReserveResult =
   | Readonly<{ ok: true; reservationId: string; state: 'held' | 'committed'; lines: ReservedLine[] }>
   | Readonly<{
@@ -118,15 +121,26 @@ export interface CatalogService {
    * a conditional update (published, enough stock). Idempotent: a repeat with the same id returns
    * the recorded result (the same snapshot) without taking stock again; a repeat with other lines
    * is CONFLICT. A failure holds nothing and records nothing, except for an id already released
-   * (`reason: 'released'`). Lines must name distinct products, quantities ≥ 1.
+   * (`reason: 'released'`). Lines must name distinct products, quantities ≥ 1. `holderId` (a
+   * UUID: orders passes the buyer) is recorded and listed by `listHeldReservations`.
    */
-  reserveStock(reservationId: string, lines: readonly StockLine[]): Promise<ReserveResult>;
+  reserveStock(reservationId: string, lines: readonly StockLine[], holderId?: string): Promise<ReserveResult>;
   /**
    * Puts a held or committed reservation's stock back, once. Idempotent; an unknown id is
    * recorded as released, so a reserve arriving late with that id holds nothing. Returns whether
    * this call put stock back.
    */
   releaseStock(reservationId: string): Promise<{ released: boolean }>;
+  /**
+   * Reservations still `held` that were taken with a holder before `olderThan`, oldest first, at
+   * most `limit` (≤ 1000), after the page ending at `after`: what a holder's reconciliation must
+   * settle (confirm or release). Reads the primary.
+   */
+  listHeldReservations(input: {
+    olderThan: Date;
+    after?: HeldReservation;
+    limit: number;
+  }): Promise<HeldReservation[]>;
   /** Marks a held reservation committed (its order exists). Idempotent; returns the state after. */
   confirmReservation(
     reservationId: string,
@@ -374,12 +388,13 @@ export function createCatalogService(
       return inserted;
     },
 
-    async reserveStock(reservationId, lines) {
+    async reserveStock(reservationId, lines, holderId) {
       const wanted = checkStockLines(reservationId, lines);
+      if (holderId !== undefined && !isUuid(holderId)) throw invalidInput('holderId must be a UUID');
       try {
         const result = await db.write.transaction().execute(async (trx): Promise<ReserveResult> => {
           const at = now();
-          if (!(await repo.insertReservation(trx, reservationId, 'held', at))) {
+          if (!(await repo.insertReservation(trx, reservationId, 'held', at, holderId ?? null))) {
             return recordedReservation(await repo.findReservation(trx, reservationId), reservationId, wanted);
           }
           const rows = new Map(
@@ -445,6 +460,19 @@ export function createCatalogService(
       });
       if (returned.length > 0) await cached.stockChanged(returned).catch(() => {});
       return { released: returned.length > 0 };
+    },
+
+    async listHeldReservations({ olderThan, after, limit }) {
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+        throw invalidInput('limit must be a whole number from 1 to 1000');
+      }
+      const rows = await repo.listHeldReservations(
+        db.write,
+        olderThan,
+        after && { createdAt: after.createdAt, id: after.reservationId },
+        limit,
+      );
+      return rows.map((r) => ({ reservationId: r.id, holderId: r.holder_id, createdAt: r.created_at }));
     },
 
     async confirmReservation(reservationId) {
@@ -705,8 +733,15 @@ export type BatchReserved = Readonly<{
  * constant number of statements per batch instead of several per order.
  */
 export interface CatalogBulkStock {
-  /** Ids of published products with stock, in id order after `after` (keyset pages of at most `limit`). */
-  listInStockProductIds(after: string | undefined, limit: number): Promise<string[]>;
+  /**
+   * Ids of published products with stock, in id order after `after` (keyset pages of at most
+   * `limit`); with `sellerIds`, only those sellers' products.
+   */
+  listInStockProductIds(
+    after: string | undefined,
+    limit: number,
+    sellerIds?: readonly string[],
+  ): Promise<string[]>;
   /**
    * Reserves a batch in ONE catalog transaction. A reservation id already recorded answers what
    * was recorded (its stock is not taken again). For a new id, each line whose product is
@@ -731,7 +766,8 @@ export function createCatalogBulkStock(
   const now = options.now ?? (() => new Date());
   const cached = createCatalogCache(platform.cache, db);
   return {
-    listInStockProductIds: (after, limit) => repo.listInStockProductIds(db.write, after, limit),
+    listInStockProductIds: (after, limit, sellerIds) =>
+      repo.listInStockProductIds(db.write, after, limit, sellerIds),
 
     async reserveStockBatch(requests) {
       const wanted = requests.map((r) => ({

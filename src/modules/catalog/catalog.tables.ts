@@ -60,6 +60,8 @@ export type StockReservationsTable = {
   state: ReservationState;
   /** Written as a JSON text, read as an array. */
   lines: ColumnType<ReservedLineRow[], string, string>;
+  /** Whom the stock is held for (orders: the buyer id); null when the caller named no one. */
+  holder_id: ColumnType<string | null, string | null | undefined, never>;
   created_at: ColumnType<Date, Date, never>;
   updated_at: ColumnType<Date, Date, Date>;
 };

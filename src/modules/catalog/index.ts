@@ -34,6 +34,7 @@ export {
   type CatalogServiceOptions,
   createCatalogBulkStock,
   createCatalogService,
+  type HeldReservation,
   type ProductSeed,
   type ReservedLine,
   type ReserveResult,

@@ -17,7 +17,14 @@
  *       key. If that fails too, the key stays `compensating`, and the next request with the key
  *       finishes the release once the lease has expired.
  *   (e) after (c): confirm the reservation; the caller then clears the cart. Both best effort:
- *       the order exists; a retry with the same key repeats them.
+ *       the order exists; a retry with the same key repeats them (for an order cancelled
+ *       meanwhile, it finishes the cancel's release instead of confirming).
+ *   (f) reconciliation (`reconcile`, run periodically by the worker), for holds whose buyer never
+ *       retries: every reservation still `held` after the lease is settled through its key,
+ *       found by (buyer = the reservation's holder, order id): completed → (e); pending or
+ *       compensating with an expired lease → taken over (fenced, as a retry would) and released,
+ *       key dropped; no key → released (without a key no checkout can turn it into an order);
+ *       a live lease → left to the request that holds it.
  */
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
@@ -25,7 +32,7 @@ import { appendEvents } from '../../platform/events/outbox.ts';
 import type { DomainDb } from '../../platform/sql/sql.ts';
 import { AppError, invalidInput } from '../../shared/errors.ts';
 import { isUuid, uuidv7 } from '../../shared/ids.ts';
-import type { CatalogService, ReservedLine } from '../catalog/index.ts';
+import type { CatalogService, HeldReservation, ReservedLine } from '../catalog/index.ts';
 import * as repo from './orders.repo.ts';
 import { IDEMPOTENCY_KEY_PATTERN, LIMITS } from './orders.schema.ts';
 import type { OrdersDb } from './orders.tables.ts';
@@ -34,14 +41,27 @@ import type { OrdersDb } from './orders.tables.ts';
 export type CheckoutLine = Readonly<{ productId: string; quantity: number }>;
 
 /** The catalog operations the saga needs (the catalog service provides them). */
-export type StockService = Pick<CatalogService, 'reserveStock' | 'releaseStock' | 'confirmReservation'>;
+export type StockService = Pick<
+  CatalogService,
+  'reserveStock' | 'releaseStock' | 'confirmReservation' | 'listHeldReservations'
+>;
 
 /**
- * Failure injection for tests: each hook runs at its step and may throw. `createOrder` runs
- * inside the orders transaction after the order rows and event are written, before commit.
+ * Failure injection for tests: each hook runs at its step and may throw (that step fails) or
+ * never settle (the process died there). `createOrder` runs inside the orders transaction after
+ * the order rows and event are written, before commit (a process dying there rolls it back,
+ * which leaves what dying at `reserved` leaves).
  */
 export type CheckoutFaults = Readonly<{
+  /** After the key is claimed (or taken over), before the stock is reserved. */
+  claimed?: (orderId: string) => void | Promise<void>;
+  /** After the stock is held, before the order transaction. */
+  reserved?: (orderId: string) => void | Promise<void>;
   createOrder?: (orderId: string) => void | Promise<void>;
+  /** After the order committed, before the reservation is confirmed (a throw: the confirm failed). */
+  placed?: (orderId: string) => void | Promise<void>;
+  /** In a compensation, after the key moved to `compensating`, before the release. */
+  compensating?: (orderId: string) => void | Promise<void>;
   /** Runs inside `seedOrders`' orders transaction, after a batch's rows are written, before commit. */
   seedBatch?: () => void | Promise<void>;
 }>;
@@ -63,6 +83,13 @@ export type CheckoutDeps = Readonly<{
 /** What placing an order answered: the order id and whether this request created it. */
 export type Placed = Readonly<{ orderId: string; created: boolean }>;
 
+/**
+ * What one reconciliation pass did with the holds older than the lease: `confirmed` (their order
+ * exists), `released` (no order), `running` (left to a request holding the key), `failed`
+ * (reported through `onError`; the next pass tries again).
+ */
+export type Reconciled = { confirmed: number; released: number; running: number; failed: number };
+
 const KEY = new RegExp(IDEMPOTENCY_KEY_PATTERN);
 const MAX_ROUNDS = 20;
 
@@ -80,6 +107,7 @@ export function createCheckout(deps: CheckoutDeps) {
         lockedUntil: later(deps.leaseMs),
       });
       if (!held) return; // another request took the checkout over; it decides
+      await deps.faults.compensating?.(lease.orderId);
       await stock.releaseStock(lease.orderId);
       await repo.dropKey(db.write, held);
     } catch (err) {
@@ -92,7 +120,8 @@ export function createCheckout(deps: CheckoutDeps) {
     const orderId = lease.orderId;
     let reserved: Awaited<ReturnType<StockService['reserveStock']>>;
     try {
-      reserved = await stock.reserveStock(orderId, lines);
+      await deps.faults.claimed?.(orderId);
+      reserved = await stock.reserveStock(orderId, lines, lease.buyerId);
     } catch (err) {
       // The reservation may or may not have committed: release by id (idempotent, and it leaves
       // a tombstone so a late reserve with this id holds nothing).
@@ -120,7 +149,18 @@ export function createCheckout(deps: CheckoutDeps) {
         `the cart mixes currencies (${currencies.join(', ')}); one order takes one currency`,
       );
     }
+    const own = reserved.lines.filter((l) => l.sellerId === lease.buyerId).map((l) => l.productId);
+    if (own.length > 0) {
+      // Refused, not just left off the leaderboards: a self-purchase would skew every sales figure.
+      await compensate(lease);
+      throw new AppError(
+        'OWN_PRODUCT',
+        `you sell ${own.join(', ')}; sellers cannot buy their own products: remove ${own.length === 1 ? 'it' : 'them'} from the cart`,
+        { details: { productIds: own } },
+      );
+    }
     try {
+      await deps.faults.reserved?.(orderId);
       await db.write.transaction().execute(async (trx) => {
         const at = now();
         const done = await repo.moveKey(trx, lease, {
@@ -160,6 +200,7 @@ export function createCheckout(deps: CheckoutDeps) {
       throw err;
     }
     try {
+      await deps.faults.placed?.(orderId);
       await stock.confirmReservation(orderId);
     } catch (err) {
       deps.onError(err, 'checkout.confirm');
@@ -167,12 +208,45 @@ export function createCheckout(deps: CheckoutDeps) {
     return { orderId, created: true };
   }
 
+  /** Step (e) for a completed key: confirm its hold, or finish the release of an order cancelled meanwhile. */
+  async function settleCompleted(key: repo.KeyRecord): Promise<'confirmed' | 'released' | 'none'> {
+    const order = await repo.findOrder(db.write, key.buyerId, key.orderId);
+    if (order?.status === 'cancelled') {
+      if (order.stock_released_at !== null) return 'none';
+      const { released } = await stock.releaseStock(key.orderId);
+      await repo.setOrder(db.write, key.buyerId, key.orderId, { stock_released_at: now() });
+      return released ? 'released' : 'none';
+    }
+    const { state } = await stock.confirmReservation(key.orderId);
+    return state === 'committed' ? 'confirmed' : 'none';
+  }
+
+  /** Step (f) for one hold older than the lease. */
+  async function settleHold(hold: HeldReservation): Promise<'confirmed' | 'released' | 'running' | 'none'> {
+    const key = await repo.findKeyByOrder(db.write, hold.holderId, hold.reservationId);
+    if (key?.state === 'completed') return settleCompleted(key);
+    if (key) {
+      if (key.lockedUntil.getTime() > now().getTime()) return 'running';
+      const taken = await repo.moveKey(db.write, key, {
+        state: 'compensating',
+        leaseToken: uuidv7(),
+        lockedUntil: later(deps.leaseMs),
+      });
+      if (!taken) return 'running'; // a retry (or another worker) took it over just now
+      const { released } = await stock.releaseStock(taken.orderId);
+      await repo.dropKey(db.write, taken);
+      return released ? 'released' : 'none';
+    }
+    const { released } = await stock.releaseStock(hold.reservationId);
+    return released ? 'released' : 'none';
+  }
+
   return {
     /**
      * Runs the saga for `lines` under (buyer, key). The same key with the same lines answers the
      * same order (created: false); after the order exists, an empty cart also counts as the same
      * (the order consumed it). Errors: INVALID_INPUT, CART_EMPTY, IDEMPOTENCY_KEY_REUSED,
-     * IN_PROGRESS, OUT_OF_STOCK, PRODUCT_UNAVAILABLE, MIXED_CURRENCIES.
+     * IN_PROGRESS, OUT_OF_STOCK, PRODUCT_UNAVAILABLE, MIXED_CURRENCIES, OWN_PRODUCT.
      */
     async placeOrder(buyerId: string, key: string, input: readonly CheckoutLine[]): Promise<Placed> {
       if (!KEY.test(key)) throw invalidInput('Idempotency-Key must be 1–100 characters of A-Z a-z 0-9 _ -');
@@ -201,7 +275,14 @@ export function createCheckout(deps: CheckoutDeps) {
             'this Idempotency-Key was used for a different cart; use a new key for a new order',
           );
         }
-        if (found.state === 'completed') return { orderId: found.orderId, created: false };
+        if (found.state === 'completed') {
+          try {
+            await settleCompleted(found);
+          } catch (err) {
+            deps.onError(err, 'checkout.confirm');
+          }
+          return { orderId: found.orderId, created: false };
+        }
         if (found.lockedUntil.getTime() > now().getTime()) {
           if (now().getTime() >= giveUpAt) {
             throw new AppError('IN_PROGRESS', 'a checkout with this Idempotency-Key is still running', {
@@ -229,6 +310,34 @@ export function createCheckout(deps: CheckoutDeps) {
       throw new AppError('IN_PROGRESS', 'the checkout did not settle; retry with the same key', {
         retryAfterSeconds: 1,
       });
+    },
+
+    /**
+     * Step (f): settles every reservation still held after the lease, oldest first, up to `max`
+     * per pass, in pages of `pageSize`. Idempotent and safe in several workers at once (every
+     * move is fenced by the key's lease token or idempotent by reservation id).
+     */
+    async reconcile({ pageSize = 100, max = 1000 } = {}): Promise<Reconciled> {
+      const done: Reconciled = { confirmed: 0, released: 0, running: 0, failed: 0 };
+      const olderThan = new Date(now().getTime() - deps.leaseMs);
+      let after: HeldReservation | undefined;
+      for (let seen = 0; seen < max; ) {
+        const limit = Math.min(pageSize, max - seen);
+        const page = await stock.listHeldReservations({ olderThan, limit, ...(after ? { after } : {}) });
+        for (const hold of page) {
+          try {
+            const outcome = await settleHold(hold);
+            if (outcome !== 'none') done[outcome]++;
+          } catch (err) {
+            done.failed++;
+            deps.onError(err, 'checkout.reconcile');
+          }
+        }
+        seen += page.length;
+        if (page.length < limit) break;
+        after = page.at(-1);
+      }
+      return done;
     },
   };
 }

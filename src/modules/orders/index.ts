@@ -11,17 +11,39 @@ export const ordersModule: WebModule = {
     domain: 'orders',
     dir: fileURLToPath(new URL('../../../migrations/orders/', import.meta.url)),
   },
-  routes: (app, { platform }) =>
+  routes: (app, { config, platform }) =>
     ordersRoutes(
       app,
       createOrdersService(platform, {
         cart: createCartService(platform),
+        leaseMs: config.checkoutLeaseMs,
         onError: (err, step) => app.log.warn({ err, step }, 'best-effort checkout step failed'),
       }),
     ),
+  tasks: ({ config, platform, log }) => {
+    const orders = createOrdersService(platform, {
+      leaseMs: config.checkoutLeaseMs,
+      onError: (err, step) => log.error({ err, step }, 'checkout reconciliation: one hold not settled'),
+    });
+    return [
+      {
+        name: 'orders.reconcile-checkouts',
+        everyMs: config.checkoutReconcileIntervalMs,
+        async run() {
+          const done = await orders.reconcileCheckouts();
+          if (done.confirmed + done.released + done.failed > 0) {
+            log.info(
+              { task: 'orders.reconcile-checkouts', ...done },
+              'checkout reconciliation: confirmed holds of placed orders, released holds with no order',
+            );
+          }
+        },
+      },
+    ];
+  },
 };
 
-export type { CheckoutFaults, CheckoutLine, StockService } from './checkout.ts';
+export type { CheckoutFaults, CheckoutLine, Reconciled, StockService } from './checkout.ts';
 export type {
   Order,
   OrderLine,

@@ -70,6 +70,21 @@ export async function findKey(db: Db, buyerId: string, key: string): Promise<Key
   return row ? toKey(row) : undefined;
 }
 
+/** The key of the buyer's checkout that chose `orderId`, if it is still recorded. */
+export async function findKeyByOrder(
+  db: Db,
+  buyerId: string,
+  orderId: string,
+): Promise<KeyRecord | undefined> {
+  const row = await db
+    .selectFrom('idempotency_keys')
+    .select(KEY_COLUMNS)
+    .where('buyer_id', '=', buyerId)
+    .where('order_id', '=', orderId)
+    .executeTakeFirst();
+  return row ? toKey(row) : undefined;
+}
+
 /** Claims a key for a new checkout; undefined when the key is already recorded (by anyone). */
 export async function claimKey(
   db: Db,

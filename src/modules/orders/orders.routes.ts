@@ -34,7 +34,8 @@ export function ordersRoutes(app: ApiApp, orders: OrdersService): void {
         summary: "Check out: turn the signed-in buyer's cart into an order",
         description:
           'Send an Idempotency-Key; a retry with the same key and cart answers the same order (200). ' +
-          'The same key with another cart is 422 IDEMPOTENCY_KEY_REUSED. A request whose key is ' +
+          'The same key with another cart is 422 IDEMPOTENCY_KEY_REUSED; a cart holding the ' +
+          "buyer's own products is 422 OWN_PRODUCT. A request whose key is " +
           'being processed waits for it, then answers its order (or 409 IN_PROGRESS with Retry-After). ' +
           'Payment is out of scope: an order is placed without one.',
         security: session,

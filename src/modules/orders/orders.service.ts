@@ -22,7 +22,13 @@ import {
   createCatalogBulkStock,
   createCatalogService,
 } from '../catalog/index.ts';
-import { type CheckoutFaults, type CheckoutLine, createCheckout, type StockService } from './checkout.ts';
+import {
+  type CheckoutFaults,
+  type CheckoutLine,
+  createCheckout,
+  type Reconciled,
+  type StockService,
+} from './checkout.ts';
 import * as repo from './orders.repo.ts';
 import type {
   Order,
@@ -80,6 +86,12 @@ export interface OrdersService {
   seedOrders(batch: readonly SeedOrder[]): Promise<SeedOrdersResult>;
   /** How many orders the given buyers have, together (for the seeder: orders of the demo buyers). */
   countOrders(buyerIds: readonly string[]): Promise<number>;
+  /**
+   * Settles checkouts cut short (a crash, a buyer who never retried): confirms the stock held for
+   * orders that exist and releases holds older than the lease that have no order (checkout.ts,
+   * step f). Idempotent; run periodically by the worker. Returns what it did.
+   */
+  reconcileCheckouts(): Promise<Reconciled>;
 }
 
 export type OrdersServiceOptions = Readonly<{
@@ -97,7 +109,7 @@ export type OrdersServiceOptions = Readonly<{
   pollMs?: number;
   /** Test seam: failures injected at saga steps. */
   faults?: CheckoutFaults;
-  /** Where failed best-effort steps (confirm, cart clearing, compensation) are reported. */
+  /** Where failed best-effort steps (confirm, cart clearing, compensation, reconciliation) are reported. */
   onError?: (err: unknown, step: string) => void;
 }>;
 
@@ -169,6 +181,8 @@ export function createOrdersService(
       ),
 
     countOrders: (buyerIds) => repo.countOrders(db.write, buyerIds),
+
+    reconcileCheckouts: () => saga.reconcile(),
 
     async listOrders(actor, input) {
       const buyer = requireUser(actor);

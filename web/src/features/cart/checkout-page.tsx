@@ -29,11 +29,15 @@ function isFinal(err: unknown): boolean {
 
 type Shortage = { productId: string; requested: number; available: number; reason?: string };
 
-/** "“Mug” is sold out." from the problem's shortages and the cart's titles; else the problem's detail. */
+/** "“Mug” is sold out." from the problem's shortages (or own products) and the cart's titles; else the problem's detail. */
 function checkoutMessage(err: unknown, cart: Cart | undefined): string {
+  const title = (id: string) => cart?.items.find((i) => i.productId === id)?.product?.title ?? 'An item';
+  if (err instanceof ApiError && err.code === 'OWN_PRODUCT' && Array.isArray(err.problem?.['productIds'])) {
+    const titles = (err.problem['productIds'] as string[]).map((id) => `“${title(id)}”`).join(', ');
+    return `You sell ${titles}, and sellers cannot buy their own products. Remove it from your cart, then place the order again.`;
+  }
   if (err instanceof ApiError && Array.isArray(err.problem?.['shortages'])) {
     const shortages = err.problem['shortages'] as Shortage[];
-    const title = (id: string) => cart?.items.find((i) => i.productId === id)?.product?.title ?? 'An item';
     const parts = shortages.map((s) =>
       s.reason === 'unavailable'
         ? `“${title(s.productId)}” is no longer for sale`

@@ -118,25 +118,29 @@ export function ProductPage({ params }: { params: Record<string, string> }) {
           <p className={`stock ${soldOut ? 'sold-out' : product.stock <= 5 ? 'low' : 'ok'}`}>
             {stockText(product.stock)}
           </p>
-          <form className="buy" onSubmit={submit}>
-            <div className="field inline">
-              <label htmlFor={quantityId}>Quantity</label>
-              <input
-                id={quantityId}
-                type="number"
-                inputMode="numeric"
-                min={1}
-                max={max}
-                step={1}
-                value={quantity}
-                disabled={soldOut}
-                onChange={(e) => setQuantity(e.target.value)}
-              />
-            </div>
-            <button type="submit" className="button primary" disabled={soldOut || busy}>
-              {soldOut ? 'Sold out' : busy ? 'Adding…' : 'Add to cart'}
-            </button>
-          </form>
+          {own ? (
+            <p className="own-product">You sell this product, so it cannot go in your cart.</p>
+          ) : (
+            <form className="buy" onSubmit={submit}>
+              <div className="field inline">
+                <label htmlFor={quantityId}>Quantity</label>
+                <input
+                  id={quantityId}
+                  type="number"
+                  inputMode="numeric"
+                  min={1}
+                  max={max}
+                  step={1}
+                  value={quantity}
+                  disabled={soldOut}
+                  onChange={(e) => setQuantity(e.target.value)}
+                />
+              </div>
+              <button type="submit" className="button primary" disabled={soldOut || busy}>
+                {soldOut ? 'Sold out' : busy ? 'Adding…' : 'Add to cart'}
+              </button>
+            </form>
+          )}
           <ErrorAlert error={addError} />
           {added !== null && (
             <Notice>
