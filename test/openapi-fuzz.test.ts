@@ -14,7 +14,7 @@ import { sql } from 'kysely';
 import { BACKENDS } from './support/engines.ts';
 import { sessionCookie, startTestApp, type TestApp } from './support/test-app.ts';
 
-const SEED = Number(process.env['FC_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+const SEED = process.env['FC_SEED'] ? Number(process.env['FC_SEED']) : Math.floor(Math.random() * 2 ** 31);
 const RUNS = Number(process.env['FC_RUNS'] ?? 300);
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
