@@ -25,7 +25,7 @@ import { registerCookies } from './cookies.ts';
 import { registerCors } from './cors.ts';
 import { registerObjectRoutes } from './media-serving.ts';
 import { registerOpenApi } from './openapi.ts';
-import { sendProblem } from './problem.ts';
+import { clientErrorResponse, sendProblem, sendProblemAfterBody } from './problem.ts';
 import { registerReadYourWrites } from './read-your-writes.ts';
 import { registerRequestCounters } from './request-counters.ts';
 import { requestLogger } from './request-logger.ts';
@@ -137,6 +137,15 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     childLoggerFactory: requestLogger,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: false },
+    // The router's errors (bad percent-encoding, over-long path segments) and the HTTP parser's
+    // are problem documents too.
+    frameworkErrors: (error, _request, reply) => sendProblem(reply, error),
+    clientErrorHandler(err, socket) {
+      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) socket.end(clientErrorResponse(err as NodeJS.ErrnoException, nextRequestId()));
+      // The parser will read nothing more; a client that keeps sending is cut off shortly.
+      setTimeout(() => socket.destroy(), 1000).unref();
+    },
   });
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>() as unknown as ApiApp;
 
@@ -161,7 +170,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
 
   registerCors(app, config.allowedOrigins);
 
-  app.setErrorHandler((error, _request, reply) => sendProblem(reply, error));
+  app.setErrorHandler((error, _request, reply) => sendProblemAfterBody(reply, error));
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
       reply,

@@ -5,7 +5,8 @@
  *   (`[]`); a route where a session is optional says `[{}, { session: [] }]` itself;
  * - error responses are problem documents in `application/problem+json`, and the problems any
  *   route of its shape can answer are declared for it (POST, PUT, PATCH, DELETE: 400, 403, 413,
- *   415, from the body rules and the cross-site guard; params, querystring or headers: 400; a
+ *   415, from the body rules and the cross-site guard; params, querystring or headers: 400; params
+ *   also 414 (a segment longer than the router accepts); a
  *   required session: 401; always `5XX`);
  * - a query parameter with a default is optional in the document (the server fills it in).
  * The responses are added to the route's own schema, so that Fastify serializes what the
@@ -60,6 +61,8 @@ function completeRoute(route: RouteOptions): void {
   const common: string[] = [];
   if (methods.some((m) => UNSAFE.has(m))) common.push('400', '403', '413', '415');
   if (schema.params || schema.querystring || schema.headers) common.push('400');
+  // A path parameter longer than the router accepts is refused by the router (URI_TOO_LONG).
+  if (schema.params) common.push('414');
   if (requiresSession(security)) common.push('401');
   common.push('5xx'); // Fastify's spelling of a range; the document says 5XX
 

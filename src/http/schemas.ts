@@ -1,5 +1,5 @@
-/** Schemas every module's routes share: problem documents, ids, pagination. */
-import { type TSchema, Type } from 'typebox';
+/** Schemas every module's routes share: problem documents, ids, text, pagination. */
+import { type TSchema, type TStringOptions, Type } from 'typebox';
 import { UUID_PATTERN } from '../shared/ids.ts';
 
 export const ProblemSchema = Type.Object(
@@ -16,6 +16,17 @@ export const ProblemSchema = Type.Object(
 );
 
 export const Uuid = Type.String({ pattern: UUID_PATTERN, description: 'UUIDv7' });
+
+/** Matches text without NUL, which PostgreSQL cannot store in text or jsonb. */
+export const NO_NUL = '^[^\\u0000]*$';
+
+/**
+ * Every free-text field a route takes (bodies, queries, headers): a string that refuses NUL with
+ * 400 INVALID_INPUT before it can reach the database. Fields with their own stricter pattern
+ * (ids, slugs, cursors) already exclude NUL and keep it.
+ */
+export const Text = (options: Omit<TStringOptions, 'pattern'> = {}) =>
+  Type.String({ ...options, pattern: NO_NUL });
 
 export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 

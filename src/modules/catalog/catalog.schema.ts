@@ -4,7 +4,7 @@
  * and the database repeats them as CHECK constraints.
  */
 import { type Static, Type } from 'typebox';
-import { Uuid } from '../../http/schemas.ts';
+import { NO_NUL, Text, Uuid } from '../../http/schemas.ts';
 import { UUID_PATTERN } from '../../shared/ids.ts';
 
 export const LIMITS = {
@@ -22,8 +22,6 @@ export const LIMITS = {
   pageMax: 100,
 } as const;
 
-/** Text fields refuse NUL, which PostgreSQL cannot store in text or jsonb. */
-const NO_NUL = '^[^\\u0000]*$';
 const SLUG_PATTERN = '^[a-z0-9]+(-[a-z0-9]+)*$';
 
 export const ProductStatusSchema = Type.Union([Type.Literal('draft'), Type.Literal('published')], {
@@ -32,11 +30,7 @@ export const ProductStatusSchema = Type.Union([Type.Literal('draft'), Type.Liter
 
 export const AttributesSchema = Type.Record(
   Type.String(),
-  Type.Union([
-    Type.String({ maxLength: LIMITS.attributeValueMax, pattern: NO_NUL }),
-    Type.Number(),
-    Type.Boolean(),
-  ]),
+  Type.Union([Text({ maxLength: LIMITS.attributeValueMax }), Type.Number(), Type.Boolean()]),
   {
     maxProperties: LIMITS.attributesMaxKeys,
     propertyNames: { minLength: 1, maxLength: LIMITS.attributeKeyMax, pattern: NO_NUL },
@@ -44,8 +38,8 @@ export const AttributesSchema = Type.Record(
   },
 );
 
-const Title = Type.String({ minLength: 1, maxLength: LIMITS.titleMax, pattern: NO_NUL });
-const Description = Type.String({ maxLength: LIMITS.descriptionMax, pattern: NO_NUL });
+const Title = Text({ minLength: 1, maxLength: LIMITS.titleMax });
+const Description = Text({ maxLength: LIMITS.descriptionMax });
 const PriceMinor = Type.Integer({
   minimum: 0,
   maximum: LIMITS.priceMinorMax,
@@ -176,7 +170,7 @@ export const ProductListQuery = Type.Object(
     ),
     seller: Type.Optional(Uuid),
     q: Type.Optional(
-      Type.String({
+      Text({
         maxLength: LIMITS.queryMax,
         description: 'Search words; the last one matches as a prefix',
       }),

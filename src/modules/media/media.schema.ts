@@ -1,6 +1,6 @@
 /** The media module's wire format and limits (docs/modules/media.md lists them). */
 import { type Static, Type } from 'typebox';
-import { Uuid } from '../../http/schemas.ts';
+import { Text, Uuid } from '../../http/schemas.ts';
 
 export const MEDIA_LIMITS = {
   /** Bytes of one upload. */
@@ -20,7 +20,7 @@ export const ACCEPTED_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/g
 
 export const PhotoRequestBody = Type.Object(
   {
-    contentType: Type.String({
+    contentType: Text({
       minLength: 1,
       maxLength: 100,
       description: `The file's type: ${ACCEPTED_TYPES.join(', ')}`,

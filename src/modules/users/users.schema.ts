@@ -1,6 +1,6 @@
 /** HTTP shapes of the users module (TypeBox): request bodies are strict, responses explicit. */
 import { type Static, Type } from 'typebox';
-import { Uuid } from '../../http/schemas.ts';
+import { Text, Uuid } from '../../http/schemas.ts';
 import {
   EMAIL_MAX_LENGTH,
   NAME_MAX_LENGTH,
@@ -8,7 +8,7 @@ import {
   PASSWORD_MIN_LENGTH,
 } from './users.service.ts';
 
-const Email = Type.String({
+const Email = Text({
   minLength: 3,
   maxLength: EMAIL_MAX_LENGTH,
   description: 'Email address; compared trimmed and case-insensitively',
@@ -32,12 +32,12 @@ export const UserEnvelope = Type.Object({ user: UserSchema }, { additionalProper
 export const SignupBody = Type.Object(
   {
     email: Email,
-    password: Type.String({
+    password: Text({
       minLength: PASSWORD_MIN_LENGTH,
       maxLength: PASSWORD_MAX_LENGTH,
       description: `${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters`,
     }),
-    name: Type.String({ minLength: 1, maxLength: NAME_MAX_LENGTH, description: 'Display name; trimmed' }),
+    name: Text({ minLength: 1, maxLength: NAME_MAX_LENGTH, description: 'Display name; trimmed' }),
     role: Type.Union([Type.Literal('buyer'), Type.Literal('seller')], {
       description: 'Admins are not created by sign-up',
     }),
@@ -48,7 +48,7 @@ export const SignupBody = Type.Object(
 export const LoginBody = Type.Object(
   {
     email: Email,
-    password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
+    password: Text({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
   },
   { additionalProperties: false },
 );
