@@ -24,7 +24,7 @@ import { routerOf } from '../platform/sql/router/replicated-sql.ts';
 import type { MigrationSet } from '../platform/sql/sql.ts';
 import { registerRequestCounters } from '../platform/telemetry/http-counters.ts';
 import { AppError } from '../shared/errors.ts';
-import { cookieSecure, registerAuth } from './auth.ts';
+import { cookieSecure, registerAuth, registerSignInSteps, type SignInStep } from './auth.ts';
 import { registerCookies } from './cookies.ts';
 import { registerCors } from './cors.ts';
 import { registerObjectRoutes } from './media-serving.ts';
@@ -53,6 +53,8 @@ export type WebModule = Readonly<{
   tasks?: (deps: ModuleDeps) => readonly PeriodicTask[];
   /** Reacts to the object-created signal of an upload (the local store's `/uploads` route); a failure fails the upload. */
   onObjectCreated?: (deps: ModuleDeps) => (key: string) => Promise<void>;
+  /** Runs in the request that signs a visitor in or up, before its answer (the cart merges the anonymous cart). */
+  onSignIn?: (deps: ModuleDeps) => SignInStep;
 }>;
 
 /** A task the worker runs every `everyMs`, never overlapping itself; a failure is logged and retried next time. */
@@ -169,6 +171,10 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   registerCookies(app);
   registerRequestCounters(app, platform.telemetry, { exposeHeaders: config.exposeCounters });
   registerAuth(app, platform.sessions, { storeIsDatabase: config.sessionStore === 'sql' });
+  registerSignInSteps(
+    app,
+    modules.flatMap((m) => (m.onSignIn ? [m.onSignIn({ config, platform })] : [])),
+  );
   registerReadYourWrites(app, platform.sql, {
     ttlMs: config.readYourWritesTtlMs,
     secure: (request) => cookieSecure(request, config),

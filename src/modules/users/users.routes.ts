@@ -1,6 +1,7 @@
 /**
  * /api/auth: sign-up, sign-in, sign-out, current user. Thin: the schema validates, the service
- * decides, this file maps to HTTP and sets or clears the session cookie.
+ * decides, this file maps to HTTP and sets or clears the session cookie. A sign-in or sign-up runs
+ * the modules' sign-in steps (`app.signedIn`: the anonymous cart merges) before it answers.
  */
 import rateLimit from '@fastify/rate-limit';
 import { Type } from 'typebox';
@@ -44,6 +45,7 @@ export async function usersRoutes(app: ApiApp, { config, platform }: ModuleDeps)
     },
     async (request, reply) => {
       const { user, session } = await users.signUp(request.body, await request.session());
+      await app.signedIn(request, session);
       setSessionCookie(reply, config, session);
       reply.header('cache-control', 'no-store');
       return reply.status(201).send({ user: toJson(user) });
@@ -67,6 +69,7 @@ export async function usersRoutes(app: ApiApp, { config, platform }: ModuleDeps)
     },
     async (request, reply) => {
       const { user, session } = await users.logIn(request.body, await request.session());
+      await app.signedIn(request, session);
       setSessionCookie(reply, config, session);
       reply.header('cache-control', 'no-store');
       return { user: toJson(user) };
