@@ -1,6 +1,6 @@
 /**
  * Builds the Fastify application: request ids and logging, body and content-type rules,
- * cross-site request protection, problem+json errors, OpenAPI and docs, health and readiness,
+ * security headers (security-headers.ts), cross-site request protection, problem+json errors, OpenAPI and docs, health and readiness,
  * then every module's routes. No listening here: entry points and tests decide that.
  */
 import swagger from '@fastify/swagger';
@@ -31,6 +31,7 @@ import { registerObjectRoutes } from './media-serving.ts';
 import { sendProblem } from './problem.ts';
 import { requestLogger } from './request-logger.ts';
 import { ProblemSchema } from './schemas.ts';
+import { securityHeaders } from './security-headers.ts';
 import { registerSpa } from './spa.ts';
 import { validatorCompiler } from './validation.ts';
 
@@ -119,6 +120,7 @@ export const LOG_REDACT = [
 export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   const { config, platform, modules } = options;
   const nextRequestId = requestIds();
+  const security = securityHeaders(config);
   let ready = true;
   let migrationsCurrent = false;
 
@@ -148,7 +150,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    reply.header('x-content-type-options', 'nosniff');
+    reply.headers(security.all);
     if (!UNSAFE.has(request.method)) return done();
     try {
       rejectCrossSite(request, config);
@@ -206,7 +208,12 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     },
     refResolver: { buildLocalReference: (json, _base, _frag, i) => String(json.$id ?? `def-${i}`) },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  // BaseLayout: without the top bar, whose logo carries an inline <style> a strict policy refuses.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: security.docs,
+    uiConfig: { layout: 'BaseLayout' },
+  });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -280,7 +287,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     if (module.routes)
       await app.register(async (scope) => module.routes!(scope as ApiApp, { config, platform }));
   }
-  if (config.serveWeb) registerSpa(app);
+  if (config.serveWeb) registerSpa(app, { csp: security.spa });
 
   return {
     app,
