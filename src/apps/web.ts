@@ -5,15 +5,25 @@
  * SIGTERM/SIGINT: readiness turns false, the listener stops taking connections, in-flight
  * requests and jobs get SHUTDOWN_GRACE to finish, pools close, exit 0.
  */
-import { buildApp } from '../http/app.ts';
-import { ensureWebBuilt } from '../http/spa.ts';
-import { MODULES } from './modules.ts';
-import { holdPortOrExit, listenProblem, loadConfigOrExit, migrateAll, startPlatform } from './runtime.ts';
-import { DEMO_SEED, seedDemo } from './seed.ts';
-import { type RunningWorker, startWorker } from './worker-runtime.ts';
+import { holdPortOrExit, listenProblem, loadConfigOrExit } from './start-checks.ts';
 
 const config = loadConfigOrExit();
 const port = await holdPortOrExit(config);
+
+// The rest is loaded only now, so that a bad setting or a busy port answers in a moment.
+const [{ buildApp }, { ensureWebBuilt }, { MODULES }, { migrateAll, startPlatform }, seed, workers] =
+  await Promise.all([
+    import('../http/app.ts'),
+    import('../http/spa.ts'),
+    import('./modules.ts'),
+    import('./runtime.ts'),
+    import('./seed.ts'),
+    import('./worker-runtime.ts'),
+  ]);
+const { DEMO_SEED, seedDemo } = seed;
+type RunningWorker = import('./worker-runtime.ts').RunningWorker;
+const { startWorker } = workers;
+
 const platform = await startPlatform(config, { processName: 'web' });
 const { app, markNotReady } = await buildApp({ config, platform, modules: MODULES });
 
