@@ -2,7 +2,9 @@
  * The shop in a real browser: Debian's Chromium, driven by playwright-core, against the real web
  * process (`node src/apps/web.ts`: PGlite on a fresh DATA_DIR, demo data, worker in-process, the
  * SPA served at `/`). The journeys of the front-end issue: a buyer, a seller, a checkout of an
- * item that sold out meanwhile, and a 375 px phone. Every page visited is saved as
+ * item that sold out meanwhile, and a 375 px phone; and an anonymous visitor's pages and the API
+ * docs. Every journey fails on a console error or warning (a Content-Security-Policy violation, a
+ * failed request) that it does not provoke on purpose. Every page visited is saved as
  * `test-results/<journey>-<step>.png`; UPDATE_SCREENSHOTS=1 also writes the README's
  * `docs/screenshots/{home,product,seller}.png`. Skips without /usr/bin/chromium (fails in CI).
  * Selectors follow the UI contract: roles and labels, never CSS classes.
