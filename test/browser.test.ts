@@ -2,7 +2,9 @@
  * The shop in a real browser: Debian's Chromium, driven by playwright-core, against the real web
  * process (`node src/apps/web.ts`: PGlite on a fresh DATA_DIR, demo data, worker in-process, the
  * SPA served at `/`). The journeys of the front-end issue: a buyer, a seller, a checkout of an
- * item that sold out meanwhile, and a 375 px phone. Every page visited is saved as
+ * item that sold out meanwhile, and a 375 px phone; and an anonymous visitor's pages and the API
+ * docs. Every journey fails on a console error or warning (a Content-Security-Policy violation, a
+ * failed request) that it does not provoke on purpose. Every page visited is saved as
  * `test-results/<journey>-<step>.png`; UPDATE_SCREENSHOTS=1 also writes the README's
  * `docs/screenshots/{home,product,seller}.png`. Skips without /usr/bin/chromium (fails in CI).
  * Selectors follow the UI contract: roles and labels, never CSS classes.
@@ -76,12 +78,15 @@ describe('the shop in Chromium', { skip: chromiumSkip }, () => {
 
   /**
    * Runs `steps` in a fresh browser context (its own cookies and storage). On failure it saves
-   * `<journey>-failed.png` and appends the app's last log lines; uncaught page errors fail it.
+   * `<journey>-failed.png` and appends the app's last log lines. Uncaught page errors fail it, and
+   * so does any console error or warning — a Content-Security-Policy violation, a failed request
+   * — other than those the journey provokes on purpose (`expectedConsole`).
    */
   async function inBrowser(
     journey: string,
     steps: (page: Page) => Promise<void>,
     options: BrowserContextOptions = {},
+    expectedConsole: readonly RegExp[] = [],
   ): Promise<void> {
     const context = await browser.newContext({
       baseURL: app.baseUrl,
@@ -94,12 +99,19 @@ describe('the shop in Chromium', { skip: chromiumSkip }, () => {
     const page = await context.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (err) => pageErrors.push(err.message));
+    const consoleMessages: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() !== 'error' && message.type() !== 'warning') return;
+      const text = `${message.type()}: ${message.text()} (${message.location().url})`;
+      if (!expectedConsole.some((pattern) => pattern.test(text))) consoleMessages.push(text);
+    });
     try {
       await steps(page);
       assert.deepEqual(pageErrors, [], 'the SPA threw no uncaught errors');
+      assert.deepEqual(consoleMessages, [], 'the browser console has no errors or warnings');
     } catch (err) {
       await shot(page, journey, 'failed').catch(() => {});
-      const context = `--- page errors: ${pageErrors.join(' | ') || 'none'}\n--- app log:\n${app.logTail()}`;
+      const context = `--- page errors: ${pageErrors.join(' | ') || 'none'}\n--- console: ${consoleMessages.join(' | ') || 'none'}\n--- app log:\n${app.logTail()}`;
       throw new Error(`${(err as Error).message}\n${context}`, { cause: err });
     } finally {
       await context.close();
@@ -411,60 +423,92 @@ describe('the shop in Chromium', { skip: chromiumSkip }, () => {
         'creating the one-unit product',
       );
 
-      await inBrowser('failure', async (page) => {
-        await logIn(page, 'buyer2@bazaar.test');
-        const ordersBefore = (
-          await json<{ items: unknown[] }>(await page.request.get('/api/orders'), 'orders')
-        ).items.length;
-        await page.goto(`/p/${product.id}`);
-        await page.getByRole('heading', { level: 1, name: title }).waitFor();
-        await page.getByText('1 left', { exact: true }).first().waitFor();
-        await page.getByRole('button', { name: 'Add to cart' }).click();
-        await page.getByRole('link', { name: /^Cart\b.*\b1\b/ }).waitFor();
-        await shot(page, 'failure', '01-product');
-        await goToCheckout(page);
-        await shot(page, 'failure', '02-checkout');
+      await inBrowser(
+        'failure',
+        async (page) => {
+          await logIn(page, 'buyer2@bazaar.test');
+          const ordersBefore = (
+            await json<{ items: unknown[] }>(await page.request.get('/api/orders'), 'orders')
+          ).items.length;
+          await page.goto(`/p/${product.id}`);
+          await page.getByRole('heading', { level: 1, name: title }).waitFor();
+          await page.getByText('1 left', { exact: true }).first().waitFor();
+          await page.getByRole('button', { name: 'Add to cart' }).click();
+          await page.getByRole('link', { name: /^Cart\b.*\b1\b/ }).waitFor();
+          await shot(page, 'failure', '01-product');
+          await goToCheckout(page);
+          await shot(page, 'failure', '02-checkout');
 
-        // Meanwhile another buyer takes the last unit.
-        await json(
-          await rival.post('/api/auth/signup', {
-            data: {
-              email: `rival-${randomUUID()}@example.com`,
-              password: 'a-long-password',
-              name: 'Rival',
-              role: 'buyer',
-            },
-          }),
-          'rival signup',
-        );
-        await json(await rival.put(`/api/cart/items/${product.id}`, { data: { quantity: 1 } }), 'rival cart');
-        await json(
-          await rival.post('/api/orders', { headers: { 'idempotency-key': randomUUID() }, data: {} }),
-          'rival checkout',
-        );
+          // Meanwhile another buyer takes the last unit.
+          await json(
+            await rival.post('/api/auth/signup', {
+              data: {
+                email: `rival-${randomUUID()}@example.com`,
+                password: 'a-long-password',
+                name: 'Rival',
+                role: 'buyer',
+              },
+            }),
+            'rival signup',
+          );
+          await json(
+            await rival.put(`/api/cart/items/${product.id}`, { data: { quantity: 1 } }),
+            'rival cart',
+          );
+          await json(
+            await rival.post('/api/orders', { headers: { 'idempotency-key': randomUUID() }, data: {} }),
+            'rival checkout',
+          );
 
-        await page.getByRole('button', { name: 'Place order' }).click();
-        // A clear message names the product and says it is sold out (not an id, not a status code).
-        await page
-          .getByRole('alert')
-          .filter({ hasText: /sold out/i })
-          .filter({ hasText: title })
-          .waitFor();
-        await shot(page, 'failure', '03-sold-out');
-        assert.equal(new URL(page.url()).pathname, '/checkout', 'the buyer stays at checkout');
-        const ordersAfter = (
-          await json<{ items: unknown[] }>(await page.request.get('/api/orders'), 'orders')
-        ).items.length;
-        assert.equal(ordersAfter, ordersBefore, 'no order was created');
+          await page.getByRole('button', { name: 'Place order' }).click();
+          // A clear message names the product and says it is sold out (not an id, not a status code).
+          await page
+            .getByRole('alert')
+            .filter({ hasText: /sold out/i })
+            .filter({ hasText: title })
+            .waitFor();
+          await shot(page, 'failure', '03-sold-out');
+          assert.equal(new URL(page.url()).pathname, '/checkout', 'the buyer stays at checkout');
+          const ordersAfter = (
+            await json<{ items: unknown[] }>(await page.request.get('/api/orders'), 'orders')
+          ).items.length;
+          assert.equal(ordersAfter, ordersBefore, 'no order was created');
 
-        await page.goto(`/p/${product.id}`);
-        await page.getByText('Sold out', { exact: true }).first().waitFor();
-        await shot(page, 'failure', '04-product-sold-out');
-      });
+          await page.goto(`/p/${product.id}`);
+          await page.getByText('Sold out', { exact: true }).first().waitFor();
+          await shot(page, 'failure', '04-product-sold-out');
+        },
+        {},
+        // The refused checkout itself: Chromium logs every 4xx answer as a failed resource.
+        [/^error: Failed to load resource: the server responded with a status of 409 .*\/api\/orders\)$/],
+      );
     } finally {
       await seller.dispose();
       await rival.dispose();
     }
+  });
+
+  it('when an anonymous visitor browses the shop and opens the API docs, then the console stays empty: no policy violation, no 401', async () => {
+    const [product] = (await productsWithPhotos(1)) as [ListItem];
+    await inBrowser('anonymous', async (page) => {
+      const statuses: string[] = [];
+      page.on('response', (r) => {
+        if (r.status() >= 400) statuses.push(`${r.status()} ${new URL(r.url()).pathname}`);
+      });
+      await page.goto('/');
+      await page.getByRole('heading', { name: 'Featured' }).waitFor();
+      await imagesLoaded(page);
+      await page.goto(`/p/${product.id}`);
+      await page.getByRole('heading', { level: 1, name: product.title }).waitFor();
+      await imagesLoaded(page);
+      await page.goto('/cart');
+      await page.getByRole('heading', { level: 1 }).first().waitFor();
+      await page.goto('/docs');
+      // Swagger UI has rendered the document: an operation of the auth tag is listed.
+      await page.getByText('/api/auth/session', { exact: true }).first().waitFor();
+      await shot(page, 'anonymous', '01-docs');
+      assert.deepEqual(statuses, [], 'no request failed');
+    });
   });
 
   it('when a 375 px phone opens the home, search and product pages, then nothing overflows sideways', async () => {

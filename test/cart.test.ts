@@ -223,7 +223,6 @@ for (const backend of BACKENDS) {
         assert.equal(signup.statusCode, 201, signup.body);
         const cookie = sessionCookie(signup);
         const userId = signup.json().user.id as string;
-        // The first cart request after sign-up is a change: it merges first, then applies.
         await setQty(p(6), 1, cookie);
         assert.deepEqual(lines(await cartOf(cookie)), [
           [p(5), 4],
@@ -233,6 +232,80 @@ for (const backend of BACKENDS) {
           { productId: p(5), quantity: 4 },
           { productId: p(6), quantity: 1 },
         ]);
+      });
+
+      /** Places the order of whoever holds `cookie`; returns its lines as [productId, quantity]. */
+      async function checkout(cookie: string) {
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/api/orders',
+          headers: { cookie, 'idempotency-key': uuidv7() },
+        });
+        assert.equal(res.statusCode, 201, res.body);
+        return (res.json().lines as { productId: string; quantity: number }[]).map((l) => [
+          l.productId,
+          l.quantity,
+        ]);
+      }
+
+      /** A buyer account with a password, signed out again; optionally with a cart of its own first. */
+      async function accountWithCart(cart: readonly [string, number][]): Promise<string> {
+        const email = uniqueEmail();
+        const signup = await t.app.inject({
+          method: 'POST',
+          url: '/api/auth/signup',
+          payload: { email, password: PASSWORD, name: 'Checkout Buyer', role: 'buyer' },
+        });
+        assert.equal(signup.statusCode, 201, signup.body);
+        const own = sessionCookie(signup);
+        for (const [productId, quantity] of cart) await setQty(productId, quantity, own);
+        await t.app.inject({ method: 'POST', url: '/api/auth/logout', headers: { cookie: own } });
+        return email;
+      }
+
+      function logIn(email: string, cookie: string) {
+        return t.app.inject({
+          method: 'POST',
+          url: '/api/auth/login',
+          payload: { email, password: PASSWORD },
+          headers: { cookie },
+        });
+      }
+
+      it('when a visitor adds an item, logs in and checks out at once, then the order holds that item', async () => {
+        const email = await accountWithCart([]);
+        const anon = await anonymousCart(p(10), 2);
+        const login = await logIn(email, anon);
+        assert.equal(login.statusCode, 200, login.body);
+        assert.deepEqual(await checkout(sessionCookie(login)), [[p(10), 2]]);
+      });
+
+      it('when a buyer with an older cart adds an item signed out, logs in and checks out, then the order holds both', async () => {
+        const email = await accountWithCart([[p(11), 1]]);
+        const anon = await anonymousCart(p(12), 3);
+        const login = await logIn(email, anon);
+        assert.equal(login.statusCode, 200, login.body);
+        const cookie = sessionCookie(login);
+        assert.deepEqual(await checkout(cookie), [
+          [p(11), 1],
+          [p(12), 3],
+        ]);
+        assert.deepEqual(lines(await cartOf(cookie)), [], 'nothing is left behind in the cart');
+      });
+
+      it('when a visitor adds an item, signs up and checks out at once, then the order holds that item', async () => {
+        const anon = await anonymousCart(p(13), 1);
+        const signup = await t.app.inject({
+          method: 'POST',
+          url: '/api/auth/signup',
+          payload: { email: uniqueEmail(), password: PASSWORD, name: 'Quick Buyer', role: 'buyer' },
+          headers: { cookie: anon },
+        });
+        assert.equal(signup.statusCode, 201, signup.body);
+        const cookie = sessionCookie(signup);
+        const session = await t.platform.sessions.get(cookie.split('=')[1]!);
+        assert.equal(session?.data['cartId'], undefined, 'the sign-up merged the cart itself');
+        assert.deepEqual(await checkout(cookie), [[p(13), 1]]);
       });
 
       it('when a merge would pass 100 lines, then the buyer keeps 100 and the merge still happens once', async () => {

@@ -65,7 +65,6 @@ describe('bazaar help and usage errors', () => {
   for (const args of [
     ['--help'],
     ['-h'],
-    [],
     ['help', 'seed'],
     ['seed', '--help'],
     ['seed', '-h'],
@@ -92,8 +91,20 @@ describe('bazaar help and usage errors', () => {
     }
   });
 
+  it('when run with no command, then it prints the help on stderr and exits 2', async () => {
+    const run = await bazaar([]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /^usage: bazaar <command>/);
+    assert.match(run.stderr, /^ {2}seed\s/m);
+  });
+
   for (const [args, message] of [
     [['frobnicate'], /unknown command "frobnicate"; the commands are .*seed/],
+    [['seed', '--products', '-5'], /--products must be a whole number from 0 to 10000000, not "-5"/],
+    [['seed', '--products', '--photos'], /^bazaar seed: --products needs a value after it\n/],
+    [['seed', '--orders'], /^bazaar seed: --orders needs a value after it\n/],
+    [['jobs', 'list', '--limit', '-1'], /--limit must be a whole number from 1 to 10000, not "-1"/],
     [
       ['seed', '--bogus'],
       /bazaar seed: unknown option --bogus\nusage: bazaar seed .*\nRun "bazaar seed --help"/,

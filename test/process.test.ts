@@ -1,8 +1,8 @@
 /** The web entry point as an operator runs it: a real process, real signals. */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -99,5 +99,77 @@ describe('web process', () => {
     );
     assert.equal(await p.exit, 0, p.output());
     assert.match(p.output(), /shutting down/);
+  });
+
+  it('when the port is already in use, then it says so in one sentence and exits 1 before any start-up work', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const { port } = taken.address() as { port: number };
+    const fresh = await mkdtemp(join(tmpdir(), 'bazaar-port-'));
+    try {
+      const started = Date.now();
+      const p = run({ DATA_DIR: fresh, PORT: String(port), HOST: '127.0.0.1' });
+      const killer = setTimeout(() => p.child.kill('SIGKILL'), 30_000);
+      const code = await p.exit;
+      clearTimeout(killer);
+      assert.equal(code, 1, p.output());
+      const lines = p.output().trim().split('\n');
+      assert.equal(lines.length, 1, `one line, no stack traces:\n${p.output()}`);
+      assert.match(
+        lines[0]!,
+        new RegExp(`^bazaar: port ${port} on 127\\.0\\.0\\.1 is already in use.*set PORT`),
+      );
+      assert.deepEqual(await readdir(fresh), [], 'no database was opened, migrated or seeded');
+      assert.ok(Date.now() - started < 10_000, `it gave up at once (${Date.now() - started} ms)`);
+    } finally {
+      taken.close();
+      await rm(fresh, { recursive: true, force: true });
+    }
+  });
+
+  it('when clients knock on the port while it starts, then they are turned away and it still starts listening there', async () => {
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+    const { port } = probe.address() as { port: number };
+    await new Promise<void>((r) => probe.close(() => r()));
+    const fresh = await mkdtemp(join(tmpdir(), 'bazaar-port-'));
+    const p = run({
+      DATA_DIR: fresh,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      SEED: 'false',
+      SERVE_WEB: 'false',
+    });
+    try {
+      // A health checker: connects every 50 ms and keeps each connection open until it is closed.
+      const until = Date.now() + 120_000;
+      let answered = false;
+      while (!answered && Date.now() < until) {
+        answered = await new Promise<boolean>((resolve) => {
+          const socket = connect(port, '127.0.0.1');
+          // A connection accepted but never answered: give up on it after a while, knock again.
+          socket.setTimeout(2000, () => {
+            socket.destroy();
+            resolve(false);
+          });
+          socket.on('error', () => resolve(false));
+          socket.on('close', () => resolve(false));
+          socket.on('connect', () =>
+            socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+          );
+          socket.on('data', (d) => {
+            resolve(String(d).startsWith('HTTP/1.1 200'));
+            socket.destroy();
+          });
+        });
+        if (!answered) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(answered, `the app answered on its port within 120 s:\n${p.output()}`);
+      assert.match(p.output(), new RegExp(`Server listening at http://127\\.0\\.0\\.1:${port}`));
+    } finally {
+      p.child.kill('SIGTERM');
+      await p.exit;
+      await rm(fresh, { recursive: true, force: true });
+    }
   });
 });

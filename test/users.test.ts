@@ -516,6 +516,25 @@ for (const backend of BACKENDS) {
       assert.equal((await me(t, sessionCookie(res))).json().user.role, 'admin');
     });
 
+    it('when nobody is signed in, then GET /api/auth/session answers 200 with user null, and the user once signed in', async () => {
+      const session = (cookie?: string) =>
+        t.app.inject({ method: 'GET', url: '/api/auth/session', headers: cookie ? { cookie } : {} });
+      for (const cookie of [undefined, 'bazaar_session=not-a-session-id']) {
+        const anonymous = await session(cookie);
+        assert.equal(anonymous.statusCode, 200, anonymous.body);
+        assert.deepEqual(anonymous.json(), { user: null });
+        assert.equal(anonymous.headers['cache-control'], 'no-store');
+        assert.equal(anonymous.headers['set-cookie'], undefined, 'asking makes no session');
+      }
+      const { cookie, email } = await newUser(t);
+      const signedIn = await session(cookie);
+      assert.equal(signedIn.statusCode, 200, signedIn.body);
+      assert.equal(signedIn.json().user.email, email);
+      assert.deepEqual(signedIn.json(), (await me(t, cookie)).json(), 'the same user as /me');
+      await logout(t, { cookie });
+      assert.deepEqual((await session(cookie)).json(), { user: null }, 'signed out: nobody again');
+    });
+
     it('when the OpenAPI document is read, then the auth routes are there, tagged auth', async () => {
       const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
       for (const [path, method] of [
@@ -523,6 +542,7 @@ for (const backend of BACKENDS) {
         ['/api/auth/login', 'post'],
         ['/api/auth/logout', 'post'],
         ['/api/auth/me', 'get'],
+        ['/api/auth/session', 'get'],
       ] as const) {
         const op = doc.paths[path]?.[method];
         assert.ok(op, `${method} ${path}`);

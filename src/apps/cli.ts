@@ -1,6 +1,7 @@
 /**
  * `bazaar` command line. Every command has --help, prints what it does, and exits non-zero with
- * one clear sentence on failure: 2 for a usage error (unknown command or option, bad value), 1
+ * one clear sentence on failure: 2 for a usage error (no command or an unknown one, unknown option,
+ * bad value; no command prints the help on stderr), 1
  * when the work fails, 130 when interrupted. Each command loads its code when it runs, so help
  * and usage errors answer at once.
  */
@@ -262,10 +263,34 @@ async function usageHint(name: string, command: Command, args: readonly string[]
   return `usage: ${synopsis}\nRun "bazaar ${name} --help" for details.`;
 }
 
+/**
+ * `--limit -5` as `--limit=-5`: parseArgs takes a value starting with a dash for an option and
+ * refuses it as "ambiguous"; joined, the command's own check says what is wrong with the value.
+ */
+function joinNegativeValues(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const [i, arg] of args.entries()) {
+    const previous = out.at(-1);
+    const beforeEnd = !args.slice(0, i).includes('--');
+    if (
+      beforeEnd &&
+      /^-\d/.test(arg) &&
+      previous?.startsWith('--') &&
+      previous.length > 2 &&
+      !previous.includes('=')
+    ) {
+      out[out.length - 1] = `${previous}=${arg}`;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 /** One sentence from a parseArgs error ("Unknown option '--x'. To specify …" → "unknown option --x"). */
 function parseArgsSentence(err: Error): string {
   const unknown = /^Unknown option '([^']+)'/.exec(err.message);
   if (unknown) return `unknown option ${unknown[1]}`;
+  const noValue = /^Option '(-[^' ]+)(?: <value>)?' argument (?:is ambiguous|missing)/.exec(err.message);
+  if (noValue) return `${noValue[1]} needs a value after it`;
   const first = err.message.split(/\.\s/, 1)[0]!.replace(/\.$/, '');
   return first.charAt(0).toLowerCase() + first.slice(1);
 }
@@ -287,11 +312,17 @@ function failureSentence(err: unknown): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
+  const [name, ...given] = argv;
+  if (!name) {
+    // No command is a usage error like any other: the help goes to stderr, exit 2.
+    console.error(help());
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || (name === 'help' && given.length === 0)) {
     console.log(help());
     return 0;
   }
+  const rest = joinNegativeValues(given);
   if (name === 'help') return main([rest[0]!, '--help']);
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {

@@ -1,8 +1,8 @@
 /**
- * Start-up shared by the entry points: configuration (one line per bad setting, then exit 1),
- * the platform, and migrations when asked.
+ * Start-up shared by the entry points: configuration (start-checks.ts), the platform, and
+ * migrations when asked.
  */
-import { type Config, ConfigError, loadConfig } from '../config/config.ts';
+import type { Config } from '../config/config.ts';
 import {
   createPlatform,
   DataDirBusyError,
@@ -11,17 +11,7 @@ import {
 } from '../platform/platform.ts';
 import { MODULES } from './modules.ts';
 
-export function loadConfigOrExit(): Config {
-  try {
-    return loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`bazaar: ${err.message}\nSee docs/configuration.md for every setting.\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
-}
+export { loadConfigOrExit } from './start-checks.ts';
 
 /** The platform; a PGlite data directory in use by another process ends this one with one sentence (exit 1). */
 export async function startPlatform(config: Config, options: PlatformOptions = {}): Promise<Platform> {

@@ -1,17 +1,29 @@
 /**
- * Web entry point: `npm start`. Serves the API (and, in solo, runs migrations and seeds demo
+ * Web entry point: `npm start`. Holds its port first (a port in use: one sentence, exit 1, before
+ * any slow start-up work). Serves the API (and, in solo, runs migrations and seeds demo
  * data on an empty database, and runs the worker in-process: RUN_WORKER_IN_WEB). On
  * SIGTERM/SIGINT: readiness turns false, the listener stops taking connections, in-flight
  * requests and jobs get SHUTDOWN_GRACE to finish, pools close, exit 0.
  */
-import { buildApp } from '../http/app.ts';
-import { ensureWebBuilt } from '../http/spa.ts';
-import { MODULES } from './modules.ts';
-import { loadConfigOrExit, migrateAll, startPlatform } from './runtime.ts';
-import { seedOnStart } from './seed.ts';
-import { type RunningWorker, startWorker } from './worker-runtime.ts';
+import { holdPortOrExit, listenProblem, loadConfigOrExit } from './start-checks.ts';
 
 const config = loadConfigOrExit();
+const port = await holdPortOrExit(config);
+
+// The rest is loaded only now, so that a bad setting or a busy port answers in a moment.
+const [{ buildApp }, { ensureWebBuilt }, { MODULES }, { migrateAll, startPlatform }, seed, workers] =
+  await Promise.all([
+    import('../http/app.ts'),
+    import('../http/spa.ts'),
+    import('./modules.ts'),
+    import('./runtime.ts'),
+    import('./seed.ts'),
+    import('./worker-runtime.ts'),
+  ]);
+const { seedOnStart } = seed;
+type RunningWorker = import('./worker-runtime.ts').RunningWorker;
+const { startWorker } = workers;
+
 const platform = await startPlatform(config, { processName: 'web' });
 const { app, markNotReady } = await buildApp({ config, platform, modules: MODULES });
 
@@ -64,10 +76,13 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 
 if (config.serveWeb) await ensureWebBuilt({ log: app.log });
 
+await port.release();
 try {
   await app.listen({ host: config.host, port: config.port });
 } catch (err) {
-  app.log.fatal({ err }, `cannot listen on ${config.host}:${config.port}; set PORT or HOST`);
-  await platform.close();
+  // Taken in the instant between release and listen: the same one sentence, after a quiet stop.
+  process.stderr.write(`bazaar: ${listenProblem(err, config.host, config.port)}\n`);
+  await Promise.allSettled([app.close(), worker?.stop({ graceMs: 0 })]);
+  await platform.close().catch(() => {});
   process.exit(1);
 }

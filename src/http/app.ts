@@ -1,6 +1,6 @@
 /**
  * Builds the Fastify application: request ids and logging, body and content-type rules,
- * cross-site request protection, problem+json errors, OpenAPI and docs, health and readiness,
+ * security headers (security-headers.ts), cross-site request protection, problem+json errors, OpenAPI and docs, health and readiness,
  * then every module's routes. No listening here: entry points and tests decide that.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -20,7 +20,7 @@ import type { Platform } from '../platform/platform.ts';
 import { routerOf } from '../platform/sql/router/replicated-sql.ts';
 import type { MigrationSet } from '../platform/sql/sql.ts';
 import { AppError } from '../shared/errors.ts';
-import { cookieSecure, registerAuth } from './auth.ts';
+import { cookieSecure, registerAuth, registerSignInSteps, type SignInStep } from './auth.ts';
 import { registerCookies } from './cookies.ts';
 import { registerCors } from './cors.ts';
 import { registerObjectRoutes } from './media-serving.ts';
@@ -30,6 +30,7 @@ import { registerReadYourWrites } from './read-your-writes.ts';
 import { registerRequestCounters } from './request-counters.ts';
 import { requestLogger } from './request-logger.ts';
 import { ProblemSchema } from './schemas.ts';
+import { securityHeaders } from './security-headers.ts';
 import { registerSpa } from './spa.ts';
 import { validatorCompiler } from './validation.ts';
 
@@ -52,6 +53,8 @@ export type WebModule = Readonly<{
   tasks?: (deps: TaskDeps) => readonly PeriodicTask[];
   /** Reacts to the object-created signal of an upload (the local store's `/uploads` route); a failure fails the upload. */
   onObjectCreated?: (deps: ModuleDeps) => (key: string) => Promise<void>;
+  /** Runs in the request that signs a visitor in or up, before its answer (the cart merges the anonymous cart). */
+  onSignIn?: (deps: ModuleDeps) => SignInStep;
 }>;
 
 /** A task the worker runs every `everyMs`, never overlapping itself; a failure is logged and retried next time. */
@@ -120,6 +123,7 @@ export const LOG_REDACT = [
 export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   const { config, platform, modules } = options;
   const nextRequestId = requestIds();
+  const security = securityHeaders(config);
   let ready = true;
   let migrationsCurrent = false;
 
@@ -158,7 +162,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    reply.header('x-content-type-options', 'nosniff');
+    reply.headers(security.all);
     if (!UNSAFE.has(request.method)) return done();
     try {
       rejectCrossSite(request, config);
@@ -181,6 +185,10 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   registerCookies(app);
   registerRequestCounters(app, platform.telemetry, { exposeHeaders: config.exposeCounters });
   registerAuth(app, platform.sessions, { storeIsDatabase: config.sessionStore === 'sql' });
+  registerSignInSteps(
+    app,
+    modules.flatMap((m) => (m.onSignIn ? [m.onSignIn({ config, platform })] : [])),
+  );
   registerReadYourWrites(app, platform.sql, {
     ttlMs: config.readYourWritesTtlMs,
     secure: (request) => cookieSecure(request, config),
@@ -196,7 +204,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     },
   });
 
-  await registerOpenApi(app);
+  await registerOpenApi(app, { docsCsp: security.docs });
 
   app.get(
     '/healthz',
@@ -270,7 +278,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     if (module.routes)
       await app.register(async (scope) => module.routes!(scope as ApiApp, { config, platform }));
   }
-  if (config.serveWeb) registerSpa(app);
+  if (config.serveWeb) registerSpa(app, { csp: security.spa });
 
   return {
     app,

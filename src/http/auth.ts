@@ -23,6 +23,33 @@ declare module 'fastify' {
     /** `session()`'s pending answer once asked (a property, not a WeakMap entry per request). */
     sessionLookup: Promise<Session | null> | null;
   }
+  interface FastifyInstance {
+    /**
+     * Runs every module's sign-in step for `session`, just started by a sign-in or sign-up, in
+     * that request and before its answer. A step that fails is logged and skipped: the sign-in
+     * stands (each step must leave its work retryable, e.g. a pending merge stays in the session).
+     */
+    signedIn(request: FastifyRequest, session: Session): Promise<void>;
+  }
+}
+
+/** What a module does when a session is signed in (WebModule.onSignIn): merge what it kept for the visitor. */
+export type SignInStep = (session: Session) => Promise<void>;
+
+/** Decorates the app with `signedIn`, running `steps` in order. */
+export function registerSignInSteps(app: FastifyInstance, steps: readonly SignInStep[]): void {
+  app.decorate('signedIn', async (request: FastifyRequest, session: Session) => {
+    for (const step of steps) {
+      try {
+        await step(session);
+      } catch (err) {
+        request.log.warn(
+          { err },
+          'a sign-in step failed; it is retried when its module next sees the session',
+        );
+      }
+    }
+  });
 }
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);

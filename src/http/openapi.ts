@@ -77,7 +77,8 @@ function completeRoute(route: RouteOptions): void {
 }
 
 /** Registers the document, `/openapi.json` and `/docs`; call before any documented route. */
-export async function registerOpenApi(app: ApiApp): Promise<void> {
+/** `docsCsp`: the Content-Security-Policy of the Swagger UI under /docs (security-headers.ts). */
+export async function registerOpenApi(app: ApiApp, options: Readonly<{ docsCsp: string }>): Promise<void> {
   app.addHook('onRoute', completeRoute);
   await app.register(swagger, {
     openapi: {
@@ -119,6 +120,11 @@ export async function registerOpenApi(app: ApiApp): Promise<void> {
       return doc;
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  // BaseLayout: without the top bar, whose logo carries an inline <style> a strict policy refuses.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: options.docsCsp,
+    uiConfig: { layout: 'BaseLayout' },
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }

@@ -10,7 +10,8 @@
  * - `registerSpa()` serves web/dist at `/`, from memory (read once, on the first request after
  *   the build exists): `/assets/*` (content-hashed names) with `Cache-Control: public,
  *   max-age=31536000, immutable`; `index.html` with `no-cache`; both with a strong ETag, 304 on
- *   `If-None-Match`, and gzip/brotli chosen by `Accept-Encoding`. Any other GET for a path that is
+ *   `If-None-Match`, and gzip/brotli chosen by `Accept-Encoding`. index.html carries the SPA's
+ *   Content-Security-Policy (`csp`, from security-headers.ts). Any other GET for a path that is
  *   not a file, from a client accepting text/html, gets index.html (deep links such as `/p/<id>`).
  *   `/api/*`, `/media/*`, `/uploads/*`, `/healthz`, `/readyz`, `/docs*` and `/openapi.json` are
  *   never answered with the SPA: unknown paths there stay 404 problems.
@@ -211,8 +212,9 @@ function pickEncoding(file: StaticFile, header: string | undefined): { encoded: 
  * Registers the SPA routes; the build is read into memory (with brotli and gzip copies) on the
  * first request that finds it. A later rebuild on disk is not picked up by a running process.
  */
-export function registerSpa(app: ApiApp, options: { distDir?: string } = {}): void {
+export function registerSpa(app: ApiApp, options: { distDir?: string; csp?: string } = {}): void {
   const distDir = options.distDir ?? WEB_DIST_DIR;
+  const { csp } = options;
   let files: Map<string, StaticFile> | undefined;
   const dist = () => {
     if (files || !existsSync(join(distDir, 'index.html'))) return files;
@@ -241,10 +243,7 @@ export function registerSpa(app: ApiApp, options: { distDir?: string } = {}): vo
     reply.header('cache-control', file.cacheControl);
     reply.header('etag', encoded.etag);
     if (file.br || file.gzip) reply.header('vary', 'Accept-Encoding');
-    if (file.type.startsWith('text/html')) {
-      reply.header('x-frame-options', 'DENY');
-      reply.header('referrer-policy', 'strict-origin-when-cross-origin');
-    }
+    if (csp && file.type.startsWith('text/html')) reply.header('content-security-policy', csp);
     if (matchesAny(request.headers['if-none-match'], encoded.etag)) return reply.code(304).send();
     reply.header('content-type', file.type);
     if (name) reply.header('content-encoding', name);

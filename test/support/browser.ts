@@ -169,9 +169,13 @@ export async function shot(page: Page, journey: string, step: string, readme?: s
 
 /** Waits until every <img> on the page has finished loading (or failed), so screenshots show photos. */
 export async function imagesLoaded(page: Page): Promise<void> {
-  await page.waitForFunction('Array.from(document.images).every((i) => i.complete)', undefined, {
-    timeout: 15_000,
-  });
+  // Polled from here: waitForFunction's in-page poll evaluates a string, which the app's
+  // Content-Security-Policy (no 'unsafe-eval') refuses.
+  const until = Date.now() + 15_000;
+  while (!(await page.evaluate('Array.from(document.images).every((i) => i.complete)'))) {
+    if (Date.now() > until) throw new Error('the images on the page did not finish loading within 15 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Polls `probe` until it returns a value other than undefined, or fails with `what` after `timeoutMs`. */

@@ -1,19 +1,20 @@
 /**
  * /api/cart. Thin: the schema validates, the service decides; this file finds whose cart it is
  * from the session. A signed-in buyer's cart is theirs; an anonymous visitor's cart id lives in
- * their session's data (`cartId`), a session and cookie being made on their first change. After
- * sign-in the session carries both `userId` and `cartId`: the first cart request merges that
- * anonymous cart into the buyer's (once, however many requests race) and drops `cartId`.
+ * their session's data (`cartId`), a session and cookie being made on their first change. Sign-in
+ * and sign-up carry `cartId` into the new session; `mergeAtSignIn` (the module's sign-in step)
+ * then merges that anonymous cart into the buyer's in the same request and drops `cartId`. Should
+ * that step fail, the next cart request merges it (once, however many requests race).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiApp, ModuleDeps } from '../../http/app.ts';
-import { setSessionCookie } from '../../http/auth.ts';
+import { type SignInStep, setSessionCookie } from '../../http/auth.ts';
 import { OPTIONAL_SESSION_SECURITY } from '../../http/openapi.ts';
 import { problems } from '../../http/schemas.ts';
 import type { Session } from '../../platform/sessions/sessions.ts';
 import { isUuid, uuidv7 } from '../../shared/ids.ts';
 import { CartItemParams, CartSchema, SetQuantityBody } from './cart.schema.ts';
-import { type Cart, type CartOwner, createCartService } from './cart.service.ts';
+import { type Cart, type CartOwner, type CartService, createCartService } from './cart.service.ts';
 
 const tags = ['cart'];
 const EMPTY: Cart = { items: [], totalMinor: 0, currency: null };
@@ -23,21 +24,36 @@ const cartIdOf = (session: Session | null): string | undefined => {
   return typeof id === 'string' && isUuid(id) ? id : undefined;
 };
 
+/** Merges the signed-in session's pending anonymous cart into the user's, then drops it from the session. */
+async function mergePending(
+  cart: CartService,
+  { sessions }: ModuleDeps['platform'],
+  session: Session,
+): Promise<void> {
+  const cartId = cartIdOf(session);
+  if (!session.userId || !cartId) return;
+  await cart.mergeAnonymousCart(cartId, session.userId);
+  const data = Object.fromEntries(Object.entries(session.data).filter(([k]) => k !== 'cartId'));
+  await sessions.update(session.id, data);
+}
+
+/** The cart module's sign-in step: the visitor's anonymous cart joins their account before the sign-in answers. */
+export function mergeAtSignIn({ platform }: ModuleDeps): SignInStep {
+  const cart = createCartService(platform);
+  return (session) => mergePending(cart, platform, session);
+}
+
 export function cartRoutes(app: ApiApp, { config, platform }: ModuleDeps): void {
   const cart = createCartService(platform);
 
   /** The request's cart owner, after merging a pending anonymous cart; null when it has none yet. */
   async function ownerOf(request: FastifyRequest): Promise<CartOwner | null> {
     const session = await request.session();
-    const cartId = cartIdOf(session);
     if (session?.userId) {
-      if (cartId) {
-        await cart.mergeAnonymousCart(cartId, session.userId);
-        const data = Object.fromEntries(Object.entries(session.data).filter(([k]) => k !== 'cartId'));
-        await platform.sessions.update(session.id, data);
-      }
+      await mergePending(cart, platform, session);
       return { kind: 'buyer', buyerId: session.userId };
     }
+    const cartId = cartIdOf(session);
     return cartId ? { kind: 'anonymous', cartId } : null;
   }
 

@@ -1,13 +1,14 @@
 /** cart: buyers' and anonymous visitors' carts on the kv port. Other modules import only this file. */
 import { fileURLToPath } from 'node:url';
 import type { WebModule } from '../../http/app.ts';
-import { cartRoutes } from './cart.routes.ts';
+import { cartRoutes, mergeAtSignIn } from './cart.routes.ts';
 
 export const cartModule: WebModule = {
   name: 'cart',
   // No tables: carts live in the kv port. The set exists so the domain has its migration home.
   migrations: { domain: 'cart', dir: fileURLToPath(new URL('../../../migrations/cart/', import.meta.url)) },
   routes: cartRoutes,
+  onSignIn: mergeAtSignIn,
 };
 
 export {

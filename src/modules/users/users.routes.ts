@@ -1,14 +1,22 @@
 /**
  * /api/auth: sign-up, sign-in, sign-out, current user. Thin: the schema validates, the service
- * decides, this file maps to HTTP and sets or clears the session cookie.
+ * decides, this file maps to HTTP and sets or clears the session cookie. A sign-in or sign-up runs
+ * the modules' sign-in steps (`app.signedIn`: the anonymous cart merges) before it answers.
  */
 import rateLimit from '@fastify/rate-limit';
 import { Type } from 'typebox';
 import type { ApiApp, ModuleDeps } from '../../http/app.ts';
-import { clearSessionCookie, requireUser, SESSION_COOKIE, setSessionCookie } from '../../http/auth.ts';
+import {
+  clearSessionCookie,
+  currentActor,
+  requireUser,
+  SESSION_COOKIE,
+  setSessionCookie,
+} from '../../http/auth.ts';
+import { OPTIONAL_SESSION_SECURITY } from '../../http/openapi.ts';
 import { problems } from '../../http/schemas.ts';
 import { AppError } from '../../shared/errors.ts';
-import { LoginBody, SignupBody, UserEnvelope, type UserJson } from './users.schema.ts';
+import { LoginBody, SessionEnvelope, SignupBody, UserEnvelope, type UserJson } from './users.schema.ts';
 import { createUsersService, type User } from './users.service.ts';
 
 const toJson = (user: User): UserJson => ({
@@ -45,6 +53,7 @@ export async function usersRoutes(app: ApiApp, { config, platform }: ModuleDeps)
     },
     async (request, reply) => {
       const { user, session } = await users.signUp(request.body, await request.session());
+      await app.signedIn(request, session);
       setSessionCookie(reply, config, session);
       reply.header('cache-control', 'no-store');
       return reply.status(201).send({ user: toJson(user) });
@@ -69,6 +78,7 @@ export async function usersRoutes(app: ApiApp, { config, platform }: ModuleDeps)
     },
     async (request, reply) => {
       const { user, session } = await users.logIn(request.body, await request.session());
+      await app.signedIn(request, session);
       setSessionCookie(reply, config, session);
       reply.header('cache-control', 'no-store');
       return { user: toJson(user) };
@@ -89,6 +99,30 @@ export async function usersRoutes(app: ApiApp, { config, platform }: ModuleDeps)
       await users.logOut(request.cookies[SESSION_COOKIE]);
       clearSessionCookie(reply, config);
       return reply.status(204).send(null);
+    },
+  );
+
+  // For a page that shows who is signed in on every view: nobody is an answer, not an error
+  // (a 401 here would be logged in the browser's console on every anonymous page view).
+  app.get(
+    '/api/auth/session',
+    {
+      schema: {
+        tags: ['auth'],
+        operationId: 'getSession',
+        security: OPTIONAL_SESSION_SECURITY,
+        summary: 'Who is signed in: the user, or null when nobody is',
+        description:
+          'Never 401 for a signed-out visitor (unlike /api/auth/me). 401 SESSIONS_UNAVAILABLE with ' +
+          'Retry-After only when a Redis session store cannot check the cookie.',
+        response: { 200: SessionEnvelope, ...problems(401, 503) },
+      },
+    },
+    async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      const actor = await currentActor(request);
+      const user = actor ? await users.getUser(actor.userId) : null;
+      return { user: user ? toJson(user) : null };
     },
   );
 

@@ -29,6 +29,12 @@ export type UserJson = Static<typeof UserSchema>;
 
 export const UserEnvelope = Type.Object({ user: UserSchema }, { additionalProperties: false });
 
+/** GET /api/auth/session: the signed-in user, or null when nobody is signed in. */
+export const SessionEnvelope = Type.Object(
+  { user: Type.Union([UserSchema, Type.Null()]) },
+  { additionalProperties: false },
+);
+
 export const SignupBody = Type.Object(
   {
     email: Email,

@@ -1,10 +1,11 @@
 /**
  * Who is signed in and how many items the cart holds, for the header and the pages that need
- * them. `user` is undefined while the first /api/auth/me is in flight, null when anonymous.
+ * them. `user` is undefined while the first /api/auth/session is in flight, null when anonymous
+ * (which that endpoint answers with 200 `{user: null}`, not an error).
  */
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
 import { ApiError, api } from '../lib/api.ts';
-import type { Cart, Category, User } from '../lib/types.ts';
+import type { Cart, Category, SignedIn, User } from '../lib/types.ts';
 
 type Session = {
   user: User | null | undefined;
@@ -41,7 +42,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const loadUser = (attempt: number) => {
-      api<{ user: User }>('/api/auth/me')
+      api<SignedIn>('/api/auth/session')
         .then(({ user }) => {
           setSignInPaused(false);
           setUser(user);
@@ -57,8 +58,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
           }
           setSignInPaused(false);
           setUser(null);
-          if (!(err instanceof ApiError && err.status === 401))
-            console.warn('could not load the session', err);
+          console.warn('could not load the session', err);
         });
     };
     loadUser(0);

@@ -2,6 +2,8 @@
 
 export type Role = 'buyer' | 'seller' | 'admin';
 export type User = { id: string; email: string; name: string; role: Role; createdAt: string };
+/** GET /api/auth/session: the signed-in user, or null when nobody is signed in. */
+export type SignedIn = { user: User | null };
 
 export type Variant = { width: number; height: number; format: 'webp' | 'jpeg'; url: string };
 export type ProductPhoto = { id: string; variants: Variant[] };
