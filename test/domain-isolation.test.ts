@@ -23,20 +23,13 @@ import sharp from 'sharp';
 import { MODULES } from '../src/apps/modules.ts';
 import type { RunningWorker } from '../src/apps/worker-runtime.ts';
 import type { Product } from '../src/modules/catalog/index.ts';
+import { DOMAINS } from '../src/platform/sql/sql.ts';
 import { BACKENDS } from './support/engines.ts';
 import { sessionCookie, startTestApp, type TestApp } from './support/test-app.ts';
 import { startTestWorker } from './support/worker.ts';
 
-const DOMAIN_SCHEMAS = [
-  'users',
-  'catalog',
-  'media',
-  'reviews',
-  'cart',
-  'orders',
-  'analytics',
-  'notifications',
-];
+/** Every business domain's schema; `platform` holds shared infrastructure (sessions, kv, subscriptions). */
+const DOMAIN_SCHEMAS: readonly string[] = DOMAINS.filter((d) => d !== 'platform');
 const SCHEMAS = [...DOMAIN_SCHEMAS, 'platform', 'pgboss'];
 /** `schema.table`, quoted or not, not preceded by another name part (a column of a qualified table). */
 const QUALIFIED = new RegExp(`(?<![\\w."])"?(${SCHEMAS.join('|')})"?\\s*\\.\\s*"?([a-z_][a-z0-9_]*)"?`, 'gi');
