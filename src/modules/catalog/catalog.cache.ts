@@ -63,12 +63,8 @@ export type ListingScope = Readonly<{
 export type CatalogCache = Readonly<{
   /** The public product with this id, or null (unknown or draft). */
   product(id: string, load: () => Promise<Product | null>): Promise<Product | null>;
-  /**
-   * What `product(id)` would answer at once from this instance's memory, in the caller's form
-   * (Cache.derived: made once per cached product, dropped with it): `lookup(id)`, undefined when
-   * it has to look further.
-   */
-  productForms<D>(form: (product: Product | null) => D): (id: string) => D | undefined;
+  /** What `product(id)` would answer at once from this instance's memory (Cache.peek); undefined when it has to look further. */
+  productNow(id: string): Product | null | undefined;
   /** Every category row (a few dozen). */
   categories(): Promise<repo.Category[]>;
   /** The first page of a listing or search. */
@@ -87,7 +83,7 @@ export function createCatalogCache(cache: Cache | undefined, db: DomainDb<Catalo
   if (!cache) {
     return {
       product: (_id, load) => load(),
-      productForms: () => () => undefined,
+      productNow: () => undefined,
       categories: loadCategories,
       firstPage: (_scope, load) => load(),
       productChanged: async () => {},
@@ -107,10 +103,7 @@ export function createCatalogCache(cache: Cache | undefined, db: DomainDb<Catalo
 
   return {
     product: (id, load) => cache.getOrSet(productKey(id), load, PRODUCT_OPTIONS),
-    productForms(form) {
-      const lookup = cache.derived(form);
-      return (id) => lookup(productKey(id));
-    },
+    productNow: (id) => cache.peek<Product | null>(productKey(id)),
 
     categories,
 

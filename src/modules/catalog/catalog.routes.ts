@@ -5,7 +5,7 @@
 import { Type } from 'typebox';
 import type { ApiApp } from '../../http/app.ts';
 import { currentActor, publicActor, withoutSession } from '../../http/auth.ts';
-import { cachedJson, sendJsonText } from '../../http/cached-json.ts';
+import { frozenJson } from '../../http/fast-path.ts';
 import { OPTIONAL_SESSION_SECURITY } from '../../http/openapi.ts';
 import { IdParams, problems } from '../../http/schemas.ts';
 import { visitorId } from '../../http/visitor.ts';
@@ -32,17 +32,8 @@ export const CLICKSTREAM = 'clickstream';
 
 export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clicks): void {
   // Cached pages and products come back as shared frozen objects: their JSON is made once each.
-  const pageJson = cachedJson();
-  const productJson = cachedJson();
-  // What the hot path needs of a cached product, in one object: the clickstream's ids and the
-  // JSON (made by the first request that sends it, with this route's serializer).
-  const productNow = catalog.publicProductsNow((product) => ({
-    product,
-    id: product.id,
-    sellerId: product.sellerId,
-    categoryId: product.categoryId,
-    json: undefined as string | undefined,
-  }));
+  const pageJson = frozenJson();
+  const productJson = frozenJson();
 
   app.get(
     '/api/categories',
@@ -106,12 +97,11 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
         });
       // The most common request of the site, a visitor without a session asking for a product
       // this instance holds in memory, is answered at once: no promise, no session store, no
-      // database, and the JSON made once per cached product (kept with it until it changes).
-      const known = withoutSession(request) ? productNow(request.params.id) : undefined;
+      // database, and the JSON made once per cached product.
+      const known = withoutSession(request) ? catalog.publicProductNow(request.params.id) : undefined;
       if (known) {
         viewed(known);
-        known.json ??= String(reply.serialize(known.product));
-        sendJsonText(reply, known.json);
+        productJson(reply, known);
         return;
       }
       return publicActor(request)

@@ -94,12 +94,11 @@ export interface CatalogService {
   /** One product; a draft only for its owner or an admin (NOT_FOUND to anyone else). */
   getProduct(actor: Actor | null, id: string): Promise<Product>;
   /**
-   * A lookup of what `getProduct(null, id)` answers, when this instance can tell at once from its
-   * memory cache (fresh): the product in the caller's `form` (made once per cached product and
-   * kept with it until it changes, e.g. its JSON), or NOT_FOUND thrown; no promise, no database.
-   * Undefined otherwise (ask `getProduct`). `form` must depend on the product only.
+   * What `getProduct(null, id)` answers, when this instance can tell at once from its memory
+   * cache: the product (a shared frozen object), or NOT_FOUND thrown; no promise, no database.
+   * Undefined otherwise (ask `getProduct`).
    */
-  publicProductsNow<D>(form: (product: Product) => D): (id: string) => D | undefined;
+  publicProductNow(id: string): Product | undefined;
   /** Published products among `ids` (at most 1000; unknown ids and drafts left out), in no order. Stale-tolerant: read handle. */
   getProducts(ids: readonly string[]): Promise<Product[]>;
   /** Creates a product for the actor, a seller or admin. UNKNOWN_CATEGORY when the category is not. */
@@ -150,8 +149,6 @@ export interface CatalogService {
 export type CatalogServiceOptions = Readonly<{ now?: () => Date }>;
 
 const checkCreate = Compile(ProductCreateBody);
-/** A product cached as not public (a draft, or none), in `publicProductsNow`'s forms. */
-const NOT_PUBLIC: unique symbol = Symbol('not public');
 
 export function createCatalogService(
   /**
@@ -289,13 +286,10 @@ export function createCatalogService(
       return visible;
     },
 
-    publicProductsNow<D>(form: (product: Product) => D) {
-      const lookup = cached.productForms((product) => (product === null ? NOT_PUBLIC : form(product)));
-      return (id: string): D | undefined => {
-        const known = lookup(id);
-        if (known === NOT_PUBLIC) throw notFound(`product ${id}`); // cached as not public (a draft, or none)
-        return known;
-      };
+    publicProductNow(id) {
+      const known = cached.productNow(id);
+      if (known === null) throw notFound(`product ${id}`); // cached as not public (a draft, or none)
+      return known;
     },
 
     async getProducts(ids) {

@@ -43,21 +43,11 @@ export interface Cache {
   /** The cached value of `key`, else the loader's (stored, then returned); one loader per key at a time. Rejects with the loader's error when nothing (not even a graced value) can be served. */
   getOrSet<T>(key: string, loader: () => Promise<T>, options: CacheGetOptions): Promise<T>;
   /**
-   * What `getOrSet(key)` would answer at once from this instance's memory tier (a fresh, untagged
+   * What `getOrSet(key)` would answer at once from this instance's memory (a fresh, untagged
    * value; counted as a hit), without a promise; undefined when it would have to go further
    * (Redis, the loader, a graced value, a tag check): then call `getOrSet`. For the hottest reads.
    */
   peek<T>(key: string): T | undefined;
-  /**
-   * `peek` in a form of the caller's: a lookup answering `form(value)` for whatever `peek(key)`
-   * would answer, made once per cached value and kept beside it in this instance's memory until
-   * the value is written, deleted or invalidated (on any instance), evicted or expired; undefined
-   * when `peek` would answer undefined. For the hottest reads, where what is served is a rendering
-   * of the value (its JSON): a hit is then one map lookup. `form` must depend on the value only.
-   * Make each lookup once and keep it (a route at registration): every lookup keeps its own map
-   * for the life of the cache.
-   */
-  derived<T, D>(form: (value: T) => D): (key: string) => D | undefined;
   /** Removes `key` on every instance. Idempotent. */
   delete(key: string): Promise<void>;
   /**
@@ -68,9 +58,8 @@ export interface Cache {
   expire(key: string, options?: Readonly<{ graceMs?: number }>): Promise<void>;
   /** Invalidates every key tagged with `tag` (or any of `tags`) on every instance; an invalidated value may still be served within its grace when its loader fails. Idempotent. */
   deleteByTag(tag: string | readonly string[]): Promise<void>;
-  /** Counters since start (or the last `resetStats`). */
+  /** Counters since start (monotonic: a reader that wants a window subtracts two readings). */
   stats(): CacheStats;
-  resetStats(): void;
   close(): Promise<void>;
 }
 
@@ -197,11 +186,11 @@ export function createCache(options: CacheOptions = {}): Cache {
   let hits = 0;
   let misses = 0;
   let staleServed = 0;
-  let loads: Record<string, number> = {};
+  const loads: Record<string, number> = {};
 
   // A fresh untagged value in the memory tier is what bentocache would answer: answered here.
   const peek = <T>(key: string): T | undefined => {
-    const fresh = memory.freshValue(key);
+    const fresh = memory.fresh(key);
     if (fresh === NOT_FRESH) return undefined;
     hits++;
     countCache('hit');
@@ -210,16 +199,6 @@ export function createCache(options: CacheOptions = {}): Cache {
 
   return {
     peek,
-    derived<T, D>(form: (value: T) => D) {
-      const lookup = memory.derived(form as (value: unknown) => D);
-      return (key: string): D | undefined => {
-        const found = lookup(key);
-        if (found === NOT_FRESH) return undefined;
-        hits++;
-        countCache('hit');
-        return found;
-      };
-    },
     async getOrSet<T>(key: string, loader: () => Promise<T>, opts: CacheGetOptions): Promise<T> {
       const known = peek<T>(key);
       if (known !== undefined) return known;
@@ -286,12 +265,6 @@ export function createCache(options: CacheOptions = {}): Cache {
       repeat(() => bento.deleteByTag({ tags }));
     },
     stats: () => ({ hits, misses, staleServed, loads: { ...loads } }),
-    resetStats() {
-      hits = 0;
-      misses = 0;
-      staleServed = 0;
-      loads = {};
-    },
     async close() {
       for (const timer of repeats) clearTimeout(timer);
       repeats.clear();
@@ -308,7 +281,7 @@ export function createCache(options: CacheOptions = {}): Cache {
  */
 export function createPassThroughCache(): Cache {
   let misses = 0;
-  let loads: Record<string, number> = {};
+  const loads: Record<string, number> = {};
   return {
     async getOrSet<T>(key: string, loader: () => Promise<T>): Promise<T> {
       misses++;
@@ -318,15 +291,10 @@ export function createPassThroughCache(): Cache {
       return loader();
     },
     peek: () => undefined,
-    derived: () => () => undefined,
     async delete() {},
     async expire() {},
     async deleteByTag() {},
     stats: () => ({ hits: 0, misses, staleServed: 0, loads: { ...loads } }),
-    resetStats() {
-      misses = 0;
-      loads = {};
-    },
     async close() {},
   };
 }

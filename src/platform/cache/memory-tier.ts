@@ -1,30 +1,17 @@
 /**
- * The cache port's memory tier (bentocache L1 driver): entries are kept as frozen objects, not
- * JSON strings, so a hit costs a map lookup instead of a `JSON.parse` of the entry (the largest
- * single cost of a cached product page with bentocache's own memory driver). Bounded by entry
- * count and by the entries' JSON size, measured once when an entry is stored. Values are deeply
- * frozen: every caller shares one object, and a caller that tried to change it would throw
- * instead of corrupting what other requests see.
+ * The cache port's memory tier (bentocache L1 driver). Entries are kept as deeply frozen objects,
+ * not JSON strings, so a hit needs no `JSON.parse`, and every caller shares one object that it
+ * cannot corrupt. Bounded by entry count and by the entries' JSON size (measured once per write;
+ * characters, not heap bytes).
  *
- * Limits: the byte bound counts JSON characters, not heap bytes (V8 objects take a small multiple);
- * values must be JSON data (the L2 tier and the bus serialise them anyway).
+ * `fresh(key)` answers what bentocache would answer from this tier at once, without bentocache's
+ * per-call machinery, and leaves everything else (L2, single flight, grace, tags) to it. Answered
+ * keys get a hot slot beside the LRU (value and logical expiry), so a repeat hit is one map lookup;
+ * the LRU's `dispose` (write, delete, invalidation from another instance, eviction, TTL expiry)
+ * drops the slot, and a slot's hits refresh the LRU recency one time in `RECENCY_EVERY`.
  *
  * bentocache 1.6 hands an L1 that does not serialise a serialised entry when it refills L1 from
  * L2 (upstream issue Julien-R44/bentocache#111); `set` parses such a string back into an object.
- *
- * `freshValue` answers a hit without bentocache: on a cached product page bentocache's own path
- * (options merged per call, a traced promise, a validity check awaited, events) costs more than
- * everything else the cache does for it. It answers only what bentocache would answer from L1 at
- * once, and leaves the rest to it (see `freshValue`).
- *
- * `derived(form)` goes one step further for the hottest reads: it keeps `form(value)` (say, the
- * value's JSON) beside each entry it was asked for, in a map of its own, so that a hit is one map
- * lookup and one slot — not the LRU's index, its recency and TTL arrays, bentocache's entry and the
- * value's own objects, each a cache miss on a catalog-sized heap. A derived form lives exactly as
- * long as its entry: the LRU's `dispose` (every write, delete, invalidation from another
- * instance, eviction and TTL expiry goes through it) drops it, and it is answered only until the
- * entry's logical expiry. Hits on a derived form refresh the entry's LRU recency one time in
- * `RECENCY_EVERY`, enough to keep a hot entry from being evicted as if it were unused.
  */
 import { LRUCache } from 'lru-cache';
 
@@ -32,13 +19,13 @@ import { LRUCache } from 'lru-cache';
 type Entry = object;
 
 /**
- * The shape of that entry, as bentocache 1.6 writes it: the fields `freshValue` reads (`tags` is
+ * The shape of that entry, as bentocache 1.6 writes it: the fields `fresh` reads (`tags` is
  * absent or empty on an untagged entry). The cache contract suite (expiry, tags, invalidation on
  * every tier) fails if a bentocache upgrade changes them.
  */
 type BentoEntry = { value?: unknown; logicalExpiration?: unknown; tags?: unknown };
 
-/** `freshValue`'s answer when bentocache has to decide. */
+/** `fresh`'s answer when bentocache has to decide. */
 export const NOT_FRESH: unique symbol = Symbol('not fresh');
 
 export type MemoryTierOptions = Readonly<{
@@ -55,10 +42,11 @@ type DriverConfig = MemoryTierOptions & {
   onDrop?: (lruKey: string) => void;
 };
 
-/** A derived form's hits refresh the entry's LRU recency once in this many (a power of two). */
+/** Hits on a hot slot refresh the entry's LRU recency once in this many (a power of two). */
 const RECENCY_EVERY = 32;
 
-type Derived<D> = { form: D; until: number; hits: number };
+/** A hot slot: a fresh untagged entry's value and logical expiry, beside the LRU. */
+type Hot = { value: unknown; until: number; hits: number };
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -146,21 +134,20 @@ class MemoryTier {
 
 /**
  * The tier as bentocache's `useL1Layer` takes it (`serialize: false` tells bentocache to hand over
- * objects), and `freshValue(key)`: the value bentocache would answer for `key` straight from this
- * tier, or `NOT_FRESH`. That is an entry present (not evicted, not past its physical TTL), before
- * its logical expiry (so not expired by `expire`, nor a graced value), and without tags (a tagged
+ * objects), and `fresh(key)`: the value bentocache would answer for `key` straight from this tier,
+ * or `NOT_FRESH`. That is an entry present (not evicted, not past its physical TTL), before its
+ * logical expiry (so not expired by `expire`, nor a graced value), and without tags (a tagged
  * entry needs bentocache's tag check). Anything else goes to bentocache: L2, single flight, grace.
  */
 export function memoryTier(options: MemoryTierOptions) {
   let root: MemoryTier | undefined;
   // Keyed by the caller's key (not the LRU's, which is that key with a prefix: one string fewer
-  // to build and hash per hit). A key of a namespace that strips to a root key only drops a form
-  // that is made again.
-  const derivedMaps = new Set<Map<string, Derived<unknown>>>();
+  // to build and hash per hit). A key of a namespace that strips to a root key only drops a hot
+  // slot that is made again.
+  const hot = new Map<string, Hot>();
   const onDrop = (lruKey: string) => {
-    if (derivedMaps.size === 0 || root === undefined) return;
-    const key = root.keyOf(lruKey);
-    for (const map of derivedMaps) map.delete(key);
+    if (hot.size === 0 || root === undefined) return;
+    hot.delete(root.keyOf(lruKey));
   };
 
   /** The entry bentocache would answer from at once: present, untagged, before its logical expiry. */
@@ -181,27 +168,17 @@ export function memoryTier(options: MemoryTierOptions) {
       root = new MemoryTier({ ...options, ...config, onDrop });
       return root;
     },
-    freshValue(key: string): unknown {
+    fresh(key: string): unknown {
+      if (root === undefined) return NOT_FRESH;
+      const known = hot.get(key);
+      if (known !== undefined && Date.now() < known.until) {
+        if ((++known.hits & (RECENCY_EVERY - 1)) === 0) root.get(key);
+        return known.value;
+      }
       const entry = freshEntry(key);
-      return entry === undefined ? NOT_FRESH : entry.value;
-    },
-    /** `form(value)` for what `freshValue(key)` answers, made once per entry (see the file's comment); NOT_FRESH otherwise. */
-    derived<D>(form: (value: unknown) => D): (key: string) => D | typeof NOT_FRESH {
-      const map = new Map<string, Derived<D>>();
-      derivedMaps.add(map as Map<string, Derived<unknown>>);
-      return (key) => {
-        if (root === undefined) return NOT_FRESH;
-        const known = map.get(key);
-        if (known !== undefined && Date.now() < known.until) {
-          if ((++known.hits & (RECENCY_EVERY - 1)) === 0) root.get(key);
-          return known.form;
-        }
-        const entry = freshEntry(key);
-        if (entry === undefined) return NOT_FRESH;
-        const derived = { form: form(entry.value), until: entry.logicalExpiration, hits: 0 };
-        map.set(key, derived);
-        return derived.form;
-      };
+      if (entry === undefined) return NOT_FRESH;
+      hot.set(key, { value: entry.value, until: entry.logicalExpiration, hits: 0 });
+      return entry.value;
     },
   };
 }

@@ -32,22 +32,38 @@ export function createTelemetry(deps: Readonly<{ sql: SqlPort; cache: Cache }>):
   let requests = 0;
   let dbQueries = 0;
   let queriesAtReset = 0;
+  let cacheAtReset: CacheStats = { hits: 0, misses: 0, staleServed: 0, loads: {} };
   return {
     counters: () => ({
       requests,
       dbQueries,
       dbQueriesTotal: queryCountOf(deps.sql) - queriesAtReset,
-      cache: deps.cache.stats(),
+      cache: cacheSince(cacheAtReset, deps.cache.stats()),
     }),
     reset() {
       requests = 0;
       dbQueries = 0;
       queriesAtReset = queryCountOf(deps.sql);
-      deps.cache.resetStats();
+      cacheAtReset = deps.cache.stats();
     },
     requestEnded(counts) {
       requests++;
       dbQueries += counts.dbQueries;
     },
+  };
+}
+
+/** The cache's counters between two readings of its (monotonic) `stats()`. */
+function cacheSince(before: CacheStats, now: CacheStats): CacheStats {
+  const loads: Record<string, number> = {};
+  for (const [family, n] of Object.entries(now.loads)) {
+    const delta = n - (before.loads[family] ?? 0);
+    if (delta > 0) loads[family] = delta;
+  }
+  return {
+    hits: now.hits - before.hits,
+    misses: now.misses - before.misses,
+    staleServed: now.staleServed - before.staleServed,
+    loads,
   };
 }
