@@ -9,6 +9,13 @@ import { after, before, describe, it } from 'node:test';
 
 const WEB = new URL('../src/apps/web.ts', import.meta.url).pathname;
 
+/** Every child this file started: a failed test must not leave its server running (and the run hanging). */
+const children = new Set<ChildProcess>();
+after(() => {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 function run(env: Record<string, string>): {
   child: ChildProcess;
   output: () => string;
@@ -18,6 +25,7 @@ function run(env: Record<string, string>): {
     env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
   let out = '';
   child.stdout!.on('data', (d) => {
     out += d;
@@ -29,7 +37,8 @@ function run(env: Record<string, string>): {
   return { child, output: () => out, exit };
 }
 
-async function waitForListening(output: () => string, timeoutMs = 30_000): Promise<number> {
+/** Start-up migrates a fresh embedded database: on a loaded two-core machine that has taken 40 s. */
+async function waitForListening(output: () => string, timeoutMs = 120_000): Promise<number> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     const m = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(output());
