@@ -85,12 +85,19 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     consumers: [...names],
     async drain({ timeoutMs = 10_000 } = {}) {
       const deadline = Date.now() + timeoutMs;
+      // Idle takes two quiet rounds in a row: a job that finishes between a round's relay pass
+      // and its look at the queues has committed its own events, which only the next pass sees.
+      let quiet = 0;
       for (;;) {
         // Relay first: runOnce waits for a timer pass in flight, so every event published so far
         // is a committed job by the time busy() looks.
         const published = await relay.runOnce();
         const pending = await busy();
-        if (!pending && published === 0) return;
+        if (!pending && published === 0) {
+          if (++quiet === 2) return;
+          continue;
+        }
+        quiet = 0;
         if (Date.now() > deadline) throw new Error(`worker not idle after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 20));
       }
