@@ -1,26 +1,31 @@
 /**
- * npm run bench:api — catalog read paths against two baselines, in one run, on one machine:
- *   bare Fastify JSON route  (the ceiling of the HTTP stack)
- *   bare `pg` PK lookup route (the ceiling of one database round trip)
- * and the app's GET /api/products/:id, GET /api/products?category=…, GET /api/products?q=…,
- * on PostgreSQL (when reachable) without and with the catalog cache, product detail without the
- * cache with the clickstream in Redis Streams (when Redis is reachable), and on PGlite without the
- * cache. Prints a table and writes bench/results/*.json.
+ * npm run bench:api — the catalog's three reads (product page, category listing, search) against
+ * baselines doing the same database work, in one run, on one machine:
+ *   bare Fastify JSON route     the ceiling of the HTTP stack (no database)
+ *   bare same-SQL routes        `pg` running the app's own statements for each read (captured from
+ *                               the catalog repository at start, bench/baseline-server.ts), prepared,
+ *                               rows sent as they come: the ceiling of that read's database work
+ * and the app on PostgreSQL without and with the catalog cache, product detail without the cache
+ * with the clickstream in Redis Streams (when Redis is reachable), and on PGlite without the cache.
  *
- * Every server runs at once (idle while another is measured); each round measures every app
- * target next to both baselines, ratios are taken within that triple, and the table reports
- * medians over the rounds.
+ * Every server runs at once (idle while another is measured). In each round, each read's sides
+ * (its baselines and the app's configurations) are measured one after another in an order that
+ * rotates every round, and every ratio is taken within the round; the table reports medians over
+ * the rounds, each ratio with its spread (min–max), the Node CPU per request of each side (from
+ * /proc: steadier than req/s on a shared machine), and the load average. The database is made for
+ * the run (a unique name), analysed after seeding, and dropped at the end.
  *
  * Load: wrk (one thread; installed with apt when missing and root), else autocannon in this
  * process, which on a small machine caps the fastest routes and lowers their ratios (said at start).
  *
  * Settings: DATABASE_URL (admin URL of a PostgreSQL server; default postgres://postgres@127.0.0.1:5432/postgres),
  * REDIS_URL (default redis://127.0.0.1:6379),
- * BENCH_PRODUCTS (default 2000), BENCH_SECONDS per measurement (default 4, after a quarter of that unmeasured), BENCH_ROUNDS (default 4),
- * BENCH_CONNECTIONS (default 32).
+ * BENCH_PRODUCTS (default 2000), BENCH_SECONDS per measurement (default 4, after a quarter of that unmeasured),
+ * BENCH_ROUNDS (default 6), BENCH_CONNECTIONS (default 32). Prints a table and writes bench/results/api-*.json.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -42,7 +47,7 @@ const adminUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5
 const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const PRODUCTS = Number(process.env['BENCH_PRODUCTS'] ?? 2000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 4);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 4);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 6);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const opts = { seconds: SECONDS, connections: CONNECTIONS };
 
@@ -72,20 +77,28 @@ async function postgresReachable(): Promise<boolean> {
   }
 }
 
-async function recreateDatabase(name: string): Promise<string> {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  await c.query(`drop database if exists ${name} with (force)`);
-  await c.query(`create database ${name}`);
-  await c.end();
+/** A database of this run's own (never a fixed name: two runs at once must not drop each other's). */
+async function createRunDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `bazaar_bench_${process.pid}_${Date.now().toString(36)}`;
+  const admin = async (statement: string) => {
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    try {
+      await c.query(statement);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`create database ${name}`);
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
-  return u.toString();
+  return { url: u.toString(), drop: () => admin(`drop database if exists ${name} with (force)`) };
 }
 
-type Catalog = { ids: string[]; categories: string[]; words: string[] };
+type Category = { slug: string; id: string; scope: 'top' | 'child' };
+type Catalog = { ids: string[]; categories: Category[]; words: string[] };
 
-/** Ids, category slugs and title words, read through the public API like any client. */
+/** Ids, categories and title words, read through the public API like any client. */
 async function discover(base: string): Promise<Catalog> {
   const ids: string[] = [];
   const words = new Set<string>();
@@ -101,10 +114,14 @@ async function discover(base: string): Promise<Catalog> {
     cursor = page.nextCursor;
   } while (cursor && ids.length < 5000);
   const tree = (await (await fetch(`${base}/api/categories`)).json()) as {
+    id: string;
     slug: string;
-    children: { slug: string }[];
+    children: { id: string; slug: string }[];
   }[];
-  const categories = tree.flatMap((c) => [c.slug, ...c.children.map((x) => x.slug)]);
+  const categories = tree.flatMap((c): Category[] => [
+    { slug: c.slug, id: c.id, scope: 'top' },
+    ...c.children.map((x): Category => ({ slug: x.slug, id: x.id, scope: 'child' })),
+  ]);
   return { ids, categories, words: [...words] };
 }
 
@@ -113,29 +130,37 @@ async function prepare(label: string, env: Record<string, string>): Promise<void
   await runNode(['bin/bazaar.js', 'migrate'], { ...env, LOG_LEVEL: 'warn' });
   await runNode(
     ['bin/bazaar.js', 'seed', '--products', String(PRODUCTS), '--sellers', '20', '--buyers', '0'],
-    {
-      ...env,
-      LOG_LEVEL: 'warn',
-    },
+    { ...env, LOG_LEVEL: 'warn' },
   );
 }
 
-/** A server under test and the requests it answers. */
-type Target = {
+/** The three catalog reads every side answers. */
+type Kind = 'product' | 'listing' | 'search';
+const KINDS: readonly Kind[] = ['product', 'listing', 'search'];
+
+/** A server under test or a baseline, and the requests it answers. */
+type Side = {
   db: string;
   cache: string;
   name: string;
+  /** What it does per request, for the table. */
+  does: string;
   base: string;
   path: () => string;
-  /** Which baseline its "vs bare pg" ratio is taken against (same round). */
-  vsPg: boolean;
+  /** The process whose CPU time is counted per request. */
+  pid: number;
 };
 
 /** Starts the app (request logging off, LOG_LEVEL=warn, as in the baselines) and returns its three catalog reads. */
 async function startApp(
   label: string,
   env: Record<string, string>,
-): Promise<{ targets: (db: string, cache: string) => Target[]; stop(): Promise<void> }> {
+  catalog: Catalog | undefined,
+): Promise<{
+  sides: (db: string, cache: string, does: string) => Record<Kind, Side>;
+  catalog: Catalog;
+  stop(): Promise<void>;
+}> {
   const port = await freePort();
   const server = await startNode(
     ['src/apps/web.ts'],
@@ -151,37 +176,49 @@ async function startApp(
   );
   const base = `http://127.0.0.1:${port}`;
   await waitReady(base);
-  const cat = await discover(base);
+  const cat = catalog ?? (await discover(base));
   console.log(`[${label}] ${cat.ids.length} products, ${cat.categories.length} categories`);
+  const pid = server.process.pid!;
   return {
-    targets: (db, cache) => [
-      {
+    catalog: cat,
+    sides: (db, cache, does) => ({
+      product: {
         db,
         cache,
         name: 'GET /api/products/:id',
+        does,
         base,
+        pid,
         path: () => `/api/products/${pick(cat.ids)}`,
-        vsPg: true,
       },
-      {
+      listing: {
         db,
         cache,
         name: 'GET /api/products?category=',
+        does,
         base,
-        path: () => `/api/products?category=${pick(cat.categories)}`,
-        vsPg: true,
+        pid,
+        path: () => `/api/products?category=${pick(cat.categories).slug}`,
       },
-      {
+      search: {
         db,
         cache,
         name: 'GET /api/products?q=',
+        does,
         base,
+        pid,
         path: () => `/api/products?q=${encodeURIComponent(pick(cat.words))}`,
-        vsPg: true,
       },
-    ],
+    }),
     stop: () => server.stop(),
   };
+}
+
+/** CPU time of a process so far, in µs (Linux: utime + stime in /proc/PID/stat, clock ticks of 10 ms). */
+function cpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 const median = (xs: number[]): number => {
@@ -190,68 +227,142 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-console.log(`bench:api on ${machine()}; ${ROUNDS} rounds of ${SECONDS}s per target`);
+/** `median (min–max)` of per-round ratios; `-` when there are none. */
+const spread = (xs: number[]): string =>
+  xs.length === 0
+    ? '-'
+    : `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+
+type Measured = LoadResult & { cpuUsPerRequest: number; load1: number };
+
+console.log(
+  `bench:api on ${machine()}; ${ROUNDS} rounds of ${SECONDS}s per side, ${CONNECTIONS} connections`,
+);
 const generator = await chooseLoadGenerator();
 const stops: (() => Promise<void>)[] = [];
-const targets: Target[] = [];
+/** Per kind: the sides measured together in each round, baselines first. */
+const groups = new Map<Kind, Side[]>(KINDS.map((k) => [k, []]));
+const baselines = new Map<Kind, { json: Side; same?: Side }>();
 try {
   const jsonServer = await startNode(['bench/baseline-server.ts', 'json'], {}, /listening (\d+)/);
   stops.push(() => jsonServer.stop());
-  const json: Target = {
-    db: '-',
-    cache: '-',
-    name: 'bare Fastify JSON route',
-    base: `http://127.0.0.1:${jsonServer.match[1]}`,
-    path: () => `/bench/${crypto.randomUUID()}`, // a path of the length of a product's
-    vsPg: false,
-  };
-  targets.push(json);
+  for (const kind of KINDS) {
+    const json: Side = {
+      db: '-',
+      cache: '-',
+      name: 'bare Fastify JSON route',
+      does: 'a fixed product-sized object, no database',
+      base: `http://127.0.0.1:${jsonServer.match[1]}`,
+      path: () => `/bench/${crypto.randomUUID()}`, // a path of the length of a product's
+      pid: jsonServer.process.pid!,
+    };
+    baselines.set(kind, { json });
+    groups.get(kind)!.push(json);
+  }
 
-  let pgBaseline: Target | undefined;
+  let catalog: Catalog | undefined;
   if (await postgresReachable()) {
-    const url = await recreateDatabase('bazaar_bench');
+    const database = await createRunDatabase();
+    stops.push(database.drop);
+    const url = database.url;
     await prepare('postgres', { DATABASE_URL: url });
+    // Bulk-loaded tables have no planner statistics until autovacuum gets to them.
     const client = new pg.Client({ connectionString: url });
     await client.connect();
-    const ids = (await client.query<{ id: string }>('select id from catalog.products')).rows.map((r) => r.id);
+    await client.query('analyze');
     await client.end();
-    const pgServer = await startNode(['bench/baseline-server.ts', 'pg', url], {}, /listening (\d+)/);
-    stops.push(() => pgServer.stop());
-    pgBaseline = {
-      db: 'postgres',
-      cache: '-',
-      name: 'bare pg PK lookup route',
-      base: `http://127.0.0.1:${pgServer.match[1]}`,
-      path: () => `/bench/${pick(ids)}`,
-      vsPg: false,
+
+    const sqlServer = await startNode(['bench/baseline-server.ts', 'sql', url], {}, /listening (\d+)/);
+    stops.push(() => sqlServer.stop());
+    console.log(
+      `bare same-SQL routes run these statements, prepared:\n${sqlServer.output().replace(/listening \d+\n?/, '')}`,
+    );
+    const sqlBase = `http://127.0.0.1:${sqlServer.match[1]}`;
+
+    // CACHE=none: every read reaches the database, as in the bare routes; CACHE=memory: the
+    // catalog cache in front (nothing writes meanwhile).
+    const none = await startApp('postgres, cache none', { DATABASE_URL: url, CACHE: 'none' }, undefined);
+    stops.push(none.stop);
+    catalog = none.catalog;
+    const cat = catalog;
+    const same: Record<Kind, Side> = {
+      product: {
+        db: 'postgres',
+        cache: '-',
+        name: 'bare same-SQL product route',
+        does: "the product page's statement, prepared; the row as JSON",
+        base: sqlBase,
+        path: () => `/bench/product/${pick(cat.ids)}`,
+        pid: sqlServer.process.pid!,
+      },
+      listing: {
+        db: 'postgres',
+        cache: '-',
+        name: 'bare same-SQL listing route',
+        does: "a category listing's first-page statement, prepared; the rows as JSON",
+        base: sqlBase,
+        path: () => {
+          const c = pick(cat.categories);
+          return `/bench/listing/${c.scope}/${c.id}`;
+        },
+        pid: sqlServer.process.pid!,
+      },
+      search: {
+        db: 'postgres',
+        cache: '-',
+        name: 'bare same-SQL search route',
+        does: "a search's first-page statement (relevance), prepared; the rows as JSON",
+        base: sqlBase,
+        path: () => `/bench/search?q=${encodeURIComponent(pick(cat.words))}`,
+        pid: sqlServer.process.pid!,
+      },
     };
-    targets.push(pgBaseline);
-    // CACHE=none: every read is a database round trip, like the baseline (the foundation's target:
-    // detail >= 0.8 of bare pg); CACHE=memory: the catalog cache in front (nothing writes meanwhile).
-    for (const cache of ['none', 'memory']) {
-      const app = await startApp(`postgres, cache ${cache}`, { DATABASE_URL: url, CACHE: cache });
-      stops.push(app.stop);
-      targets.push(...app.targets('postgres', cache));
+    for (const kind of KINDS) {
+      baselines.get(kind)!.same = same[kind];
+      groups.get(kind)!.push(same[kind]);
     }
+    const noneSides = none.sides(
+      'postgres',
+      'none',
+      'the app: session check, validation, query, mapping, clickstream record',
+    );
+    const memory = await startApp('postgres, cache memory', { DATABASE_URL: url, CACHE: 'memory' }, catalog);
+    stops.push(memory.stop);
+    const memorySides = memory.sides(
+      'postgres',
+      'memory',
+      'the app, answered from its memory cache when warm',
+    );
+    for (const kind of KINDS) groups.get(kind)!.push(noneSides[kind], memorySides[kind]);
     // Product detail once more without the cache, its clickstream in Redis Streams instead of the
     // primary (STREAM_STORE=redis, as the fleet runs): how much of the uncached cost is that write.
     if (await redisReachable()) {
-      const app = await startApp('postgres, cache none, clickstream in Redis', {
-        DATABASE_URL: url,
-        CACHE: 'none',
-        REDIS_URL: redisUrl,
-        STREAM_STORE: 'redis',
-        STREAM_PREFIX: 'bazaar-bench:stream:',
-      });
+      const streamPrefix = `bazaar-bench-${process.pid}:stream:`;
+      const app = await startApp(
+        'postgres, cache none, clickstream in Redis',
+        {
+          DATABASE_URL: url,
+          CACHE: 'none',
+          REDIS_URL: redisUrl,
+          STREAM_STORE: 'redis',
+          STREAM_PREFIX: streamPrefix,
+        },
+        catalog,
+      );
       // No worker rolls this stream up: remove what the run appended (after the app, which
       // flushes its last batch as it stops; stops run in reverse).
       stops.push(async () => {
         const r = new Redis(redisUrl);
-        await r.del('bazaar-bench:stream:clickstream');
+        await r.del(`${streamPrefix}clickstream`);
         r.disconnect();
       });
       stops.push(app.stop);
-      targets.push(app.targets('postgres', 'none, stream redis')[0]!);
+      groups
+        .get('product')!
+        .push(
+          app.sides('postgres', 'none, stream redis', 'as cache none, the clickstream appended to Redis')
+            .product,
+        );
     } else {
       console.log(`Redis at ${redisUrl} is not reachable: the clickstream-in-Redis row is skipped.`);
     }
@@ -262,38 +373,63 @@ try {
   const dir = await mkdtemp(join(tmpdir(), 'bazaar-bench-'));
   stops.push(() => rm(dir, { recursive: true, force: true }));
   await prepare('pglite', { DATA_DIR: dir });
-  const lite = await startApp('pglite, cache none', { DATA_DIR: dir, CACHE: 'none' });
+  const lite = await startApp('pglite, cache none', { DATA_DIR: dir, CACHE: 'none' }, undefined);
   stops.splice(stops.length - 1, 0, lite.stop); // stop the app before removing its directory
-  targets.push(...lite.targets('pglite', 'none'));
+  const liteSides = lite.sides('pglite', 'none', 'the app on its embedded database (counted in its CPU)');
+  for (const kind of KINDS) groups.get(kind)!.push(liteSides[kind]);
 
-  // Rounds: each app target is measured next to the two baselines (after them in odd rounds,
-  // before them in even ones), and its ratios come from that triple: a shared machine's speed drifts within a minute, so only adjacent measurements
-  // compare. The table gives medians over the rounds.
-  const runs = new Map<Target, LoadResult[]>(targets.map((t) => [t, []]));
-  const vsJson = new Map<Target, number[]>(targets.map((t) => [t, []]));
-  const vsPg = new Map<Target, number[]>(targets.map((t) => [t, []]));
-  const measure = async (t: Target) => {
-    const r = await load(t.name, t.base, t.path, opts);
-    runs.get(t)!.push(r);
-    return r;
+  // Rounds: each kind's sides are measured one after another (baselines with them), in an order
+  // that rotates every round, and every ratio is taken within one round: a shared machine's speed
+  // drifts within a minute, so only measurements close in time compare. The table gives medians
+  // over the rounds, each ratio with its spread.
+  const runs = new Map<Side, Measured[]>();
+  const measure = async (side: Side): Promise<Measured> => {
+    let cpuAtStart = 0;
+    const r = await load(side.name, side.base, side.path, {
+      ...opts,
+      onMeasuredRun: () => {
+        cpuAtStart = cpuUs(side.pid);
+      },
+    });
+    const m = {
+      ...r,
+      cpuUsPerRequest: (cpuUs(side.pid) - cpuAtStart) / Math.max(1, r.responses),
+      load1: loadavg()[0]!,
+    };
+    if (!runs.has(side)) runs.set(side, []);
+    runs.get(side)!.push(m);
+    return m;
   };
-  const subjects = targets.filter((t) => t !== json && t !== pgBaseline);
+  type Ratios = { vsJson: number[]; vsSame: number[]; cpuVsSame: number[]; vsProduct: number[] };
+  const ratios = new Map<Side, Ratios>();
+  const ratiosOf = (side: Side): Ratios => {
+    if (!ratios.has(side)) ratios.set(side, { vsJson: [], vsSame: [], cpuVsSame: [], vsProduct: [] });
+    return ratios.get(side)!;
+  };
   for (let round = 1; round <= ROUNDS; round++) {
-    console.log(`round ${round}/${ROUNDS}…`);
-    for (const t of subjects) {
-      // Odd rounds: baselines first; even rounds: the app first (no order bias in the median).
-      const first = round % 2 === 1;
-      const r0 = first ? undefined : await measure(t);
-      const j = await measure(json);
-      const b = pgBaseline ? await measure(pgBaseline) : undefined;
-      const r = r0 ?? (await measure(t));
-      vsJson.get(t)!.push(r.rps / j.rps);
-      if (b) {
-        vsPg.get(t)!.push(r.rps / b.rps);
-        vsJson.get(pgBaseline!)!.push(b.rps / j.rps);
+    console.log(`round ${round}/${ROUNDS}… (load ${loadavg()[0]!.toFixed(2)})`);
+    const thisRound = new Map<Side, Measured>();
+    for (const kind of KINDS) {
+      const sides = groups.get(kind)!;
+      const shift = round % sides.length;
+      for (const side of [...sides.slice(shift), ...sides.slice(0, shift)])
+        thisRound.set(side, await measure(side));
+    }
+    const sameProduct = baselines.get('product')!.same;
+    for (const kind of KINDS) {
+      const { json, same } = baselines.get(kind)!;
+      for (const side of groups.get(kind)!) {
+        const r = thisRound.get(side)!;
+        const x = ratiosOf(side);
+        x.vsJson.push(r.rps / thisRound.get(json)!.rps);
+        if (same && side !== json && side.db === 'postgres') {
+          x.vsSame.push(r.rps / thisRound.get(same)!.rps);
+          x.cpuVsSame.push(r.cpuUsPerRequest / thisRound.get(same)!.cpuUsPerRequest);
+        }
+        if (sameProduct && side !== json && kind !== 'product' && side.db === 'postgres') {
+          x.vsProduct.push(r.rps / thisRound.get(sameProduct)!.rps);
+        }
       }
-      vsJson.get(json)!.push(1);
-      if (b) vsPg.get(pgBaseline!)!.push(1);
     }
   }
 
@@ -301,31 +437,44 @@ try {
     'database',
     'cache',
     'route',
+    'what it does per request',
     'req/s',
     'p99 ms',
+    'Node CPU µs/req',
     'vs bare Fastify',
-    'vs bare pg',
-    'vs bare pg, rounds',
+    'vs same SQL bare (req/s)',
+    'Node CPU / same SQL bare',
+    'vs bare product statement (req/s)',
     'errors',
+    'load avg',
   ];
-  const rows = targets.map((t) => {
-    const rs = runs.get(t)!;
-    const pgRatios = vsPg.get(t)!;
-    const withPg = pgBaseline !== undefined && (t.vsPg || t === pgBaseline);
-    return [
-      t.db,
-      t.cache,
-      t.name,
-      Math.round(median(rs.map((r) => r.rps))),
-      Number(median(rs.map((r) => r.p99)).toFixed(1)),
-      median(vsJson.get(t)!).toFixed(2),
-      withPg ? median(pgRatios).toFixed(2) : 'n/a',
-      withPg && t !== pgBaseline ? pgRatios.map((x) => x.toFixed(2)).join(' ') : '',
-      rs.reduce((n, r) => n + r.errors + r.non2xx, 0),
-    ];
-  });
+  const rows = KINDS.flatMap((kind) =>
+    groups.get(kind)!.map((side) => {
+      const rs = runs.get(side)!;
+      const x = ratiosOf(side);
+      return [
+        side.db,
+        side.cache,
+        side.name,
+        side.does,
+        Math.round(median(rs.map((r) => r.rps))),
+        Number(median(rs.map((r) => r.p99)).toFixed(1)),
+        Math.round(median(rs.map((r) => r.cpuUsPerRequest))),
+        side === baselines.get(kind)!.json ? '1.00' : spread(x.vsJson),
+        side === baselines.get(kind)!.same ? '1.00' : spread(x.vsSame),
+        side === baselines.get(kind)!.same ? '1.00' : spread(x.cpuVsSame),
+        spread(x.vsProduct),
+        rs.reduce((n, r) => n + r.errors + r.non2xx, 0),
+        `${Math.min(...rs.map((r) => r.load1)).toFixed(1)}–${Math.max(...rs.map((r) => r.load1)).toFixed(1)}`,
+      ];
+    }),
+  );
   console.log(`\n${table(headers, rows)}`);
-  console.log('\nreq/s and p99: medians over the rounds; ratios: medians of the per-round ratios.');
+  console.log(
+    '\nreq/s, p99 and CPU: medians over the rounds; ratios: median (min–max) of the per-round ratios, ' +
+      'each taken between sides measured in the same round. Node CPU counts the serving process only ' +
+      '(PostgreSQL not included; PGlite, embedded, is). Same-SQL ratios are for PostgreSQL sides.',
+  );
   const file = await writeResult('api', {
     machine: machine(),
     products: PRODUCTS,
@@ -334,7 +483,17 @@ try {
     connections: CONNECTIONS,
     loadGenerator: generator,
     rows: rows.map((r) => Object.fromEntries(headers.map((h, i) => [h, r[i]]))),
-    runs: targets.map((t) => ({ db: t.db, cache: t.cache, route: t.name, runs: runs.get(t) })),
+    sides: KINDS.flatMap((kind) =>
+      groups.get(kind)!.map((side) => ({
+        kind,
+        db: side.db,
+        cache: side.cache,
+        route: side.name,
+        does: side.does,
+        runs: runs.get(side),
+        ratios: ratiosOf(side),
+      })),
+    ),
   });
   console.log(`\nwritten ${file}`);
 } finally {

@@ -4,12 +4,31 @@
  *   node bench/baseline-server.ts lookup <file>   a bare Fastify route answering, for each id in <file> (one
  *                                                 per line), its own product-sized JSON made once at start,
  *                                                 looked up in a Map (what a catalog-sized cache costs, alone)
- *   node bench/baseline-server.ts pg <url>        a bare Fastify route doing one `pg` primary-key lookup
- * Prints `listening <port>` when ready.
+ *   node bench/baseline-server.ts sql <url>       bare Fastify routes running the app's own catalog SQL with
+ *                                                 `pg`, each as a named prepared statement, rows sent as they
+ *                                                 come (no mapping, no hooks, no cache, no clickstream):
+ *       GET /bench/product/:id                    the product page's statement
+ *       GET /bench/listing/:scope/:categoryId     a category listing's first page (scope: top | child)
+ *       GET /bench/search?q=                      a search's first page (relevance order)
+ * The statements are captured at start from src/modules/catalog/catalog.repo.ts (its functions run
+ * once against a Kysely that records instead of sending), so a change to the app's SQL changes the
+ * baseline's with it. Prints `listening <port>` when ready, then one line per statement.
  */
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
+import {
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+} from 'kysely';
 import pg from 'pg';
+import * as repo from '../src/modules/catalog/catalog.repo.ts';
+import type { CatalogDb } from '../src/modules/catalog/catalog.tables.ts';
+import { toPrefixTsQuery } from '../src/modules/catalog/search.ts';
 
 const [mode, url] = process.argv.slice(2);
 const app = Fastify({ logger: false });
@@ -29,6 +48,47 @@ const product = {
   updatedAt: new Date().toISOString(),
 };
 
+/** The first page's size the app asks the database for: the default page of 20, plus one to see whether more follow. */
+const FIRST_PAGE_ROWS = 21;
+
+/** The one statement `run` sends through the app's catalog repository, with `SLOT` where the request's value goes. */
+async function captured(run: (db: repo.Db) => Promise<unknown>): Promise<CompiledQuery> {
+  const sent: CompiledQuery[] = [];
+  const connection: DatabaseConnection = {
+    executeQuery: async (query) => {
+      sent.push(query);
+      return { rows: [] };
+    },
+    // biome-ignore lint/correctness/useYield: never streamed; the type wants a generator
+    streamQuery: async function* () {
+      throw new Error('not streamed');
+    },
+  };
+  const driver: Driver = {
+    init: async () => {},
+    acquireConnection: async () => connection,
+    beginTransaction: async () => {},
+    commitTransaction: async () => {},
+    rollbackTransaction: async () => {},
+    releaseConnection: async () => {},
+    destroy: async () => {},
+  };
+  const db = new Kysely<CatalogDb>({
+    dialect: {
+      createAdapter: () => new PostgresAdapter(),
+      createDriver: () => driver,
+      createIntrospector: (k) => new PostgresIntrospector(k),
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+    },
+  });
+  await run(db.withSchema('catalog'));
+  await db.destroy();
+  if (sent.length !== 1) throw new Error(`expected one statement, the repository sent ${sent.length}`);
+  return sent[0]!;
+}
+
+const SLOT = '<the request value>';
+
 if (mode === 'json') {
   app.get('/bench/:id', async () => product);
 } else if (mode === 'lookup' && url) {
@@ -39,15 +99,63 @@ if (mode === 'json') {
     if (body === undefined) return reply.code(404).send({ error: 'not found' });
     return reply.type('application/json; charset=utf-8').send(body);
   });
-} else if (mode === 'pg' && url) {
+} else if (mode === 'sql' && url) {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
-  app.get<{ Params: { id: string } }>('/bench/:id', async (request, reply) => {
-    const { rows } = await pool.query('select * from catalog.products where id = $1', [request.params.id]);
-    if (rows.length === 0) return reply.code(404).send({ error: 'not found' });
-    return rows[0];
+  const statement = (name: string, query: CompiledQuery) => {
+    console.log(`${name}: ${query.sql.replace(/\s+/g, ' ')}`);
+    if (!query.parameters.includes(SLOT)) throw new Error(`${name}: the request's value is not a parameter`);
+    return async (value: string) => {
+      const values = query.parameters.map((p) => (p === SLOT ? value : p));
+      return (await pool.query({ name, text: query.sql, values })).rows;
+    };
+  };
+  const byId = statement('product', await captured((db) => repo.findProduct(db, SLOT)));
+  const listing = {
+    top: statement(
+      'listing_top',
+      await captured((db) =>
+        repo.listProducts(
+          db,
+          { status: 'published', topCategoryId: SLOT },
+          'newest',
+          undefined,
+          FIRST_PAGE_ROWS,
+        ),
+      ),
+    ),
+    child: statement(
+      'listing_child',
+      await captured((db) =>
+        repo.listProducts(
+          db,
+          { status: 'published', categoryId: SLOT },
+          'newest',
+          undefined,
+          FIRST_PAGE_ROWS,
+        ),
+      ),
+    ),
+  };
+  const search = statement(
+    'search',
+    await captured((db) =>
+      repo.listProducts(db, { status: 'published', tsquery: SLOT }, 'relevance', undefined, FIRST_PAGE_ROWS),
+    ),
+  );
+  app.get<{ Params: { id: string } }>('/bench/product/:id', async (request, reply) => {
+    const [row] = await byId(request.params.id);
+    return row ?? reply.code(404).send({ error: 'not found' });
+  });
+  app.get<{ Params: { scope: 'top' | 'child'; id: string } }>(
+    '/bench/listing/:scope/:id',
+    async (request) => ({ items: await listing[request.params.scope](request.params.id) }),
+  );
+  app.get<{ Querystring: { q: string } }>('/bench/search', async (request) => {
+    const tsquery = toPrefixTsQuery(request.query.q);
+    return { items: tsquery === null ? [] : await search(tsquery) };
   });
 } else {
-  console.error('usage: node bench/baseline-server.ts json | lookup <ids-file> | pg <postgres-url>');
+  console.error('usage: node bench/baseline-server.ts json | lookup <ids-file> | sql <postgres-url>');
   process.exit(2);
 }
 

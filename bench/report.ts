@@ -29,11 +29,12 @@ const ABOUT: Record<string, { title: string; text: string }> = {
   api: {
     title: 'HTTP API against bare baselines (`npm run bench:api`)',
     text:
-      'Catalog routes (listing, search, product detail) with and without the cache, each measured next to ' +
-      'a bare Fastify JSON route and a bare `pg` route, in interleaved rounds. It shows what the ' +
-      "application's own work per request costs on top of the database work; it cannot show a deployment's " +
-      'capacity, and absolute req/s on a shared two-core machine drift by a third within minutes: read the ' +
-      'ratios and their per-round spread.',
+      "The catalog's three reads (product page, category listing, search), with and without the cache, each " +
+      'measured in the same round as a bare Fastify JSON route and a bare route running the same SQL ' +
+      "(the app's own statements, prepared). It shows what the application adds per request on top of its " +
+      "database work, in req/s and in Node CPU per request; it cannot show a deployment's capacity, and " +
+      'absolute req/s on a shared two-core machine drift by a third within minutes: read the ratios and ' +
+      'their per-round spread.',
   },
   cache: {
     title: 'Cache tier in the local fleet (`npm run bench:cache`)',
