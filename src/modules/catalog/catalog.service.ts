@@ -13,7 +13,6 @@
  * changed before it returns, on this instance and, through the cache's bus, on the others; the
  * `catalog.cache-invalidation` consumer repeats it from the write's event.
  */
-import type { Kysely } from 'kysely';
 import { Compile } from 'typebox/compile';
 import type { Actor } from '../../http/auth.ts';
 import type { Cache } from '../../platform/cache/cache.ts';
@@ -313,7 +312,7 @@ export function createCatalogService(
       const product = await db.write.transaction().execute(async (trx) => {
         const top = await topCategoryOf(trx, values.categoryId);
         const product = toProduct(await repo.insertProduct(trx, { ...values, topCategoryId: top }));
-        await appendEvents(asOutbox(trx), productEvents(undefined, product));
+        await appendEvents(trx, productEvents(undefined, product));
         return product;
       });
       if (product.status === 'published') await invalidate(changeOf(undefined, product));
@@ -331,7 +330,7 @@ export function createCatalogService(
           changes.topCategoryId = await topCategoryOf(trx, changes.categoryId);
         }
         const product = toProduct(await repo.updateProduct(trx, id, changes));
-        await appendEvents(asOutbox(trx), productEvents(existing, product));
+        await appendEvents(trx, productEvents(existing, product));
         return [existing!, product] as const;
       });
       if (existing.status === 'published' || product.status === 'published') {
@@ -347,7 +346,7 @@ export function createCatalogService(
         mayChange(user, existing, id);
         await repo.deleteProduct(trx, id);
         if (existing!.status === 'published') {
-          await appendEvents(asOutbox(trx), [deletedEvent(existing!)]);
+          await appendEvents(trx, [deletedEvent(existing!)]);
         }
         return existing!;
       });
@@ -529,9 +528,6 @@ function recordedReservation(
   }
   return { ok: true, reservationId, state: found.state, lines: found.lines };
 }
-
-/** The outbox of the catalog handle (or transaction) given. */
-const asOutbox = (db: repo.Db): Kysely<unknown> => db as unknown as Kysely<unknown>;
 
 /**
  * `product.published` when a product becomes published (created so, or its status changed to

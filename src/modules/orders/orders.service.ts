@@ -11,7 +11,6 @@
  * Multi-seller orders: each seller ships their own lines; the order turns `shipped` when every
  * line has shipped. Once any line has shipped the buyer can no longer cancel.
  */
-import type { Kysely } from 'kysely';
 import type { Actor } from '../../http/auth.ts';
 import { appendEvents, type NewEvent } from '../../platform/events/outbox.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
@@ -227,7 +226,7 @@ export function createOrdersService(
         const at = now();
         await repo.setOrder(trx, buyerId, id, { status: 'cancelled', cancelled_at: at });
         await repo.setSellerOrders(trx, sellersOf(lines), id, { status: 'cancelled' });
-        await appendEvents(outbox(trx), [orderEvent('order.cancelled', found, lines)]);
+        await appendEvents(trx, [orderEvent('order.cancelled', found, lines)]);
         return found;
       });
       if (order.stock_released_at === null) {
@@ -255,7 +254,7 @@ export function createOrdersService(
         const lines = await repo.linesOf(trx, buyerId, [id]);
         await repo.setOrder(trx, buyerId, id, { status: 'delivered', delivered_at: now() });
         await repo.setSellerOrders(trx, sellersOf(lines), id, { status: 'delivered' });
-        await appendEvents(outbox(trx), [orderEvent('order.delivered', found, lines)]);
+        await appendEvents(trx, [orderEvent('order.delivered', found, lines)]);
       });
       return ownOrder(buyerId, id);
     },
@@ -300,7 +299,7 @@ export function createOrdersService(
           ...(complete ? { status: 'shipped' as const, shipped_at: at } : {}),
         });
         await repo.setSellerOrders(trx, [sellerId], orderId, { status: 'shipped', shippedAt: at });
-        await appendEvents(outbox(trx), [
+        await appendEvents(trx, [
           {
             type: 'order.shipped',
             key: buyerId,
@@ -333,8 +332,6 @@ function requireSeller(actor: Actor | null): Actor {
   if (user.role !== 'seller' && user.role !== 'admin') throw forbidden('this needs the seller role');
   return user;
 }
-
-const outbox = (trx: repo.Db): Kysely<unknown> => trx as unknown as Kysely<unknown>;
 
 const sellersOf = (lines: readonly repo.OrderLineRow[]): string[] => [
   ...new Set(lines.map((l) => l.seller_id)),
