@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { type SeedPhase, seedDemo, seedOnStart } from '../src/apps/seed.ts';
 import { DEMO_PASSWORD } from '../src/apps/seed-data.ts';
-import { createCatalogBulkStock } from '../src/modules/catalog/index.ts';
+import { createCatalogSeeder } from '../src/modules/catalog/index.ts';
 import { createOrdersService, type SeedOrder } from '../src/modules/orders/index.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
 import { BACKENDS } from './support/engines.ts';
@@ -217,7 +217,7 @@ for (const backend of BACKENDS) {
     });
 
     it('when a batch fails after its stock is reserved, then running it again places each order once', async () => {
-      const stock = createCatalogBulkStock(t.platform);
+      const stock = createCatalogSeeder(t.platform);
       const [buyer] = await q<{ id: string }>(
         sql`select id from users.users where email = 'buyer2@bazaar.test'`,
       );
@@ -268,7 +268,7 @@ for (const backend of BACKENDS) {
     });
 
     it('when every line of an order is sold out, then no order is placed and no stock is taken', async () => {
-      const stock = createCatalogBulkStock(t.platform);
+      const stock = createCatalogSeeder(t.platform);
       const [buyer] = await q<{ id: string }>(
         sql`select id from users.users where email = 'buyer2@bazaar.test'`,
       );

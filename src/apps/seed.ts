@@ -11,7 +11,7 @@
 
 import sharp from 'sharp';
 import type { Config } from '../config/config.ts';
-import { createCatalogBulkStock, createCatalogService, type ProductSeed } from '../modules/catalog/index.ts';
+import { createCatalogSeeder, createCatalogService, type ProductSeed } from '../modules/catalog/index.ts';
 import { createMediaService } from '../modules/media/index.ts';
 import { createOrdersService, type OrderStatus, type SeedOrder } from '../modules/orders/index.ts';
 import { createUsersService } from '../modules/users/index.ts';
@@ -82,7 +82,8 @@ export async function seedDemo(
 ): Promise<SeedReport> {
   const users = createUsersService({ config, platform });
   const catalog = createCatalogService(platform);
-  const orders = createOrdersService(platform, { bulkStock: createCatalogBulkStock(platform) });
+  const catalogSeeder = createCatalogSeeder(platform);
+  const orders = createOrdersService(platform, { bulkStock: catalogSeeder });
   const batchSize = options.batchSize ?? BATCH;
   const progress = options.onProgress ?? (() => {});
   const checkpoint = () => {
@@ -115,7 +116,7 @@ export async function seedDemo(
 
   // Products.
   t = clock();
-  const existing = await catalog.countProducts();
+  const existing = await catalogSeeder.countProducts();
   const toAdd = Math.max(0, options.products - existing);
   if (toAdd > 0 && sellerIds.length === 0) throw new Error('products need at least one seller (--sellers 1)');
   const leaves: SeedCategory[] = (await catalog.listCategories()).flatMap((top) =>
@@ -160,7 +161,7 @@ export async function seedDemo(
           -photos,
         );
       }
-      return catalog.insertProducts(rows);
+      return catalogSeeder.insertProducts(rows);
     },
     (n) => {
       added += n;
@@ -243,7 +244,7 @@ export async function seedOnStart(
   config: Pick<Config, 'loginMaxFailuresPerAccount' | 'loginFailureWindowMs'>,
   options: SeedOptions = DEMO_SEED,
 ): Promise<SeedReport | undefined> {
-  if ((await createCatalogService(platform).countProducts()) > 0) return undefined;
+  if ((await createCatalogSeeder(platform).countProducts()) > 0) return undefined;
   return seedDemo(platform, config, options);
 }
 
@@ -283,7 +284,7 @@ type Pool = { size(): number; pick(random: () => number): string; remove(ids: re
  * sell out, as in a real shop. Sold-out products are removed as the catalog reports them.
  */
 async function orderPool(platform: Platform, sellerIds: readonly string[]): Promise<Pool> {
-  const stock = createCatalogBulkStock(platform);
+  const stock = createCatalogSeeder(platform);
   let ids: string[] = [];
   for (let after: string | undefined; ids.length < ORDER_POOL_MAX; ) {
     const page = await stock.listInStockProductIds(

@@ -13,7 +13,6 @@
  * changed before it returns, on this instance and, through the cache's bus, on the others; the
  * `catalog.cache-invalidation` consumer repeats it from the write's event.
  */
-import { Compile } from 'typebox/compile';
 import type { Actor } from '../../http/auth.ts';
 import type { Cache } from '../../platform/cache/cache.ts';
 import { appendEvents, type NewEvent } from '../../platform/events/outbox.ts';
@@ -28,7 +27,6 @@ import {
   LIMITS,
   type Product,
   type ProductCreate,
-  ProductCreateBody,
   type ProductListInput,
   type ProductListItem,
   type ProductPage,
@@ -46,14 +44,6 @@ import type {
 } from './catalog.tables.ts';
 import { decodeCursor, encodeCursor, type SortKey } from './cursor.ts';
 import { toPrefixTsQuery } from './search.ts';
-
-/** A product for `insertProducts`: the create body plus what a trusted caller may fix. */
-export type ProductSeed = ProductCreate & {
-  sellerId: string;
-  id?: string;
-  /** Millisecond precision (a JS Date); defaults to now. */
-  createdAt?: Date;
-};
 
 /** One line to reserve: a product and how many units. */
 export type StockLine = Readonly<{ productId: string; quantity: number }>;
@@ -108,13 +98,6 @@ export interface CatalogService {
   /** Deletes a product; owner or admin, as for updates. */
   deleteProduct(actor: Actor | null, id: string): Promise<void>;
   /**
-   * Bulk insert for trusted callers (the demo seeder): validates every row as the create route
-   * does, then inserts all in one transaction, in batches. Returns how many rows were inserted.
-   */
-  insertProducts(rows: readonly ProductSeed[]): Promise<number>;
-  /** How many products exist, drafts included (seeding decides from it how many to add). */
-  countProducts(): Promise<number>;
-  /**
    * Holds stock for `lines` under `reservationId` (a UUID chosen by the caller), all or nothing,
    * in one catalog transaction: products are locked in id order, each line takes its units with
    * a conditional update (published, enough stock). Idempotent: a repeat with the same id returns
@@ -148,7 +131,6 @@ export interface CatalogService {
 
 export type CatalogServiceOptions = Readonly<{ now?: () => Date }>;
 
-const checkCreate = Compile(ProductCreateBody);
 /** A product cached as not public (a draft, or none), in `publicProductsNow`'s forms. */
 const NOT_PUBLIC: unique symbol = Symbol('not public');
 
@@ -353,40 +335,6 @@ export function createCatalogService(
       if (existing.status === 'published') await invalidate(changeOf(existing, undefined));
     },
 
-    async countProducts() {
-      const row = await db.write
-        .selectFrom('products')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow();
-      return Number(row.n);
-    },
-
-    async insertProducts(seeds) {
-      if (seeds.length === 0) return 0;
-      const rows = seeds.map((seed, i) => {
-        const { sellerId, id, createdAt, ...body } = seed;
-        if (!checkCreate.Check(body)) {
-          const first = checkCreate.Errors(body)[0];
-          throw invalidInput(`product ${i}: ${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}`);
-        }
-        if (!isUuid(sellerId) || (id !== undefined && !isUuid(id))) {
-          throw invalidInput(`product ${i}: sellerId and id must be UUIDs`);
-        }
-        return newProductValues(body, { sellerId, id, createdAt: createdAt ?? now() });
-      });
-      const inserted = await db.write.transaction().execute(async (trx) => {
-        const tops = await repo.categoryTops(trx);
-        const values = rows.map((row) => {
-          const top = tops.get(row.categoryId);
-          if (top === undefined) throw unknownCategory(row.categoryId);
-          return { ...row, topCategoryId: top };
-        });
-        return repo.insertProducts(trx, values);
-      });
-      await cached.productsInserted().catch(() => {});
-      return inserted;
-    },
-
     async reserveStock(reservationId, lines, holderId) {
       const wanted = checkStockLines(reservationId, lines);
       if (holderId !== undefined && !isUuid(holderId)) throw invalidInput('holderId must be a UUID');
@@ -497,7 +445,7 @@ class ReservationRefused extends Error {
 }
 
 /** productId → quantity, after checking the input; distinct products in id order. */
-function checkStockLines(reservationId: string, lines: readonly StockLine[]): Map<string, number> {
+export function checkStockLines(reservationId: string, lines: readonly StockLine[]): Map<string, number> {
   if (!isUuid(reservationId)) throw invalidInput('reservationId must be a UUID');
   if (lines.length === 0) throw invalidInput('a reservation needs at least one line');
   const wanted = new Map<string, number>();
@@ -612,7 +560,7 @@ function mayChange(actor: Actor, existing: repo.ProductRecord | undefined, id: s
   }
 }
 
-function unknownCategory(id: string): AppError {
+export function unknownCategory(id: string): AppError {
   return new AppError('UNKNOWN_CATEGORY', `category ${id} does not exist; see GET /api/categories`, {
     details: { errors: [{ location: 'body', path: '/categoryId', message: 'no such category' }] },
   });
@@ -646,7 +594,7 @@ function checkAttributes(attributes: ProductAttributes): ProductAttributes {
   return attributes;
 }
 
-function newProductValues(
+export function newProductValues(
   input: ProductCreate,
   fixed: { sellerId: string; id?: string | undefined; createdAt: Date },
 ): Omit<repo.ProductValues, 'topCategoryId'> {
@@ -706,153 +654,5 @@ function productFields(p: repo.ProductRecord): Omit<Product, 'photos'> {
     status: p.status,
     createdAt: p.createdAt,
     updatedAt: p.updatedAt,
-  };
-}
-
-/** One reservation of a batch. `hold` takes the stock; without it (an order cancelled long ago) only the snapshot is recorded, as released. */
-export type BatchReservation = Readonly<{
-  reservationId: string;
-  lines: readonly StockLine[];
-  hold: boolean;
-}>;
-
-/** What a batch reservation recorded: `none` when no line could be reserved (nothing is kept then). */
-export type BatchReserved = Readonly<{
-  state: 'held' | 'committed' | 'released' | 'none';
-  lines: readonly ReservedLine[];
-}>;
-
-/**
- * Stock operations on many reservations at once, for trusted bulk callers (the demo seeder's
- * batched checkout). They keep the rules of `reserveStock`/`confirmReservation` (ids are the
- * order ids, idempotent by id, products locked in id order, no oversell, price snapshots) with a
- * constant number of statements per batch instead of several per order.
- */
-export interface CatalogBulkStock {
-  /**
-   * Ids of published products with stock, in id order after `after` (keyset pages of at most
-   * `limit`); with `sellerIds`, only those sellers' products.
-   */
-  listInStockProductIds(
-    after: string | undefined,
-    limit: number,
-    sellerIds?: readonly string[],
-  ): Promise<string[]>;
-  /**
-   * Reserves a batch in ONE catalog transaction. A reservation id already recorded answers what
-   * was recorded (its stock is not taken again). For a new id, each line whose product is
-   * published and, when holding, still has the quantity (after the batch's earlier requests) is
-   * reserved; other lines are left out (sold out or unpublished), as are lines in a currency other
-   * than the first reserved line's. `soldOut` lists products found short or left at zero.
-   */
-  reserveStockBatch(requests: readonly BatchReservation[]): Promise<{
-    reserved: Map<string, BatchReserved>;
-    soldOut: string[];
-  }>;
-  /** Marks held reservations committed (their orders exist), in one statement; returns how many moved. */
-  confirmReservations(reservationIds: readonly string[]): Promise<number>;
-}
-
-export function createCatalogBulkStock(
-  /** With `cache`, the detail entries of products whose stock moved are invalidated after each batch. */
-  platform: Readonly<{ sql: SqlPort; cache?: Cache }>,
-  options: CatalogServiceOptions = {},
-): CatalogBulkStock {
-  const db = platform.sql.for<CatalogDb>('catalog');
-  const now = options.now ?? (() => new Date());
-  const cached = createCatalogCache(platform.cache, db);
-  return {
-    listInStockProductIds: (after, limit, sellerIds) =>
-      repo.listInStockProductIds(db.write, after, limit, sellerIds),
-
-    async reserveStockBatch(requests) {
-      const wanted = requests.map((r) => ({
-        id: r.reservationId.toLowerCase(),
-        hold: r.hold,
-        lines: checkStockLines(r.reservationId, r.lines),
-      }));
-      if (new Set(wanted.map((w) => w.id)).size !== wanted.length) {
-        throw invalidInput('a batch names a reservation id twice');
-      }
-      const result = await db.write.transaction().execute(async (trx) => {
-        const at = now();
-        const reserved = new Map<string, BatchReserved>();
-        const fresh = await repo.insertReservationsMany(
-          trx,
-          wanted.map((w) => w.id),
-          at,
-        );
-        for (const found of await repo.findReservationsMany(
-          trx,
-          wanted.filter((w) => !fresh.has(w.id)).map((w) => w.id),
-        )) {
-          reserved.set(found.id, {
-            state: found.lines.length > 0 ? found.state : 'none',
-            lines: found.lines,
-          });
-        }
-        const todo = wanted.filter((w) => fresh.has(w.id));
-        const products = new Map(
-          (await repo.lockProductsForStock(trx, [...new Set(todo.flatMap((w) => [...w.lines.keys()]))])).map(
-            (p) => [p.id, { ...p }],
-          ),
-        );
-        const taken = new Map<string, number>();
-        const soldOut = new Set<string>();
-        const records: { id: string; state: 'held' | 'released'; lines: ReservedLine[] }[] = [];
-        const empty: string[] = [];
-        for (const w of todo) {
-          const lines: ReservedLine[] = [];
-          for (const [productId, quantity] of w.lines) {
-            const p = products.get(productId);
-            if (p?.status !== 'published') continue;
-            if (lines.length > 0 && p.currency !== lines[0]!.currency) continue;
-            if (w.hold) {
-              if (p.stock < quantity) {
-                soldOut.add(productId);
-                continue;
-              }
-              p.stock -= quantity;
-              taken.set(productId, (taken.get(productId) ?? 0) + quantity);
-              if (p.stock === 0) soldOut.add(productId);
-            }
-            lines.push({
-              productId,
-              quantity,
-              sellerId: p.seller_id,
-              title: p.title,
-              priceMinor: p.price_minor,
-              currency: p.currency,
-            });
-          }
-          if (lines.length === 0) {
-            empty.push(w.id);
-            reserved.set(w.id, { state: 'none', lines });
-          } else {
-            const state = w.hold ? ('held' as const) : ('released' as const);
-            records.push({ id: w.id, state, lines });
-            reserved.set(w.id, { state, lines });
-          }
-        }
-        const takes = [...taken].map(([productId, quantity]) => ({ productId, quantity }));
-        // Rows are locked and counted above; the conditional update still refuses an oversell.
-        if ((await repo.takeStockMany(trx, takes, at)) !== takes.length) {
-          throw new Error('stock changed under a row lock during a batch reservation');
-        }
-        await repo.setReservationsMany(trx, records, at);
-        await repo.deleteReservationsMany(trx, empty);
-        return { reserved, soldOut: [...soldOut], moved: [...taken.keys()] };
-      });
-      // After the commit; a failed invalidation leaves the entries to their TTL.
-      await cached.stockChanged(result.moved).catch(() => {});
-      return { reserved: result.reserved, soldOut: result.soldOut };
-    },
-
-    confirmReservations: (ids) =>
-      repo.commitReservationsMany(
-        db.write,
-        ids.map((id) => id.toLowerCase()),
-        now(),
-      ),
   };
 }

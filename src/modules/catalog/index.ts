@@ -26,16 +26,20 @@ export type {
   ProductUpdate,
   Sort,
 } from './catalog.schema.ts';
+/** Seeding in bulk (the demo seeder, tests, benchmarks); never on a request path. */
 export {
   type BatchReservation,
   type BatchReserved,
   type CatalogBulkStock,
+  type CatalogSeeder,
+  createCatalogSeeder,
+  type ProductSeed,
+} from './catalog.seed.ts';
+export {
   type CatalogService,
   type CatalogServiceOptions,
-  createCatalogBulkStock,
   createCatalogService,
   type HeldReservation,
-  type ProductSeed,
   type ReservedLine,
   type ReserveResult,
   type StockLine,

@@ -18,7 +18,7 @@ import { AppError, forbidden, notFound } from '../../shared/errors.ts';
 import {
   type CatalogBulkStock,
   type CatalogService,
-  createCatalogBulkStock,
+  createCatalogSeeder,
   createCatalogService,
 } from '../catalog/index.ts';
 import {
@@ -172,7 +172,7 @@ export function createOrdersService(
       seedOrders(
         {
           db,
-          stock: options.bulkStock ?? createCatalogBulkStock(platform),
+          stock: options.bulkStock ?? createCatalogSeeder(platform),
           now,
           faults: options.faults ?? {},
         },
