@@ -11,17 +11,12 @@ import type { SqlPort } from '../../platform/sql/sql.ts';
 import { invalidInput } from '../../shared/errors.ts';
 import { isUuid } from '../../shared/ids.ts';
 import { createCatalogCache } from './catalog.cache.ts';
+import { newProductValues, unknownCategory } from './catalog.products.ts';
 import * as seedRepo from './catalog.repo.seed.ts';
 import * as repo from './catalog.repo.ts';
 import { type ProductCreate, ProductCreateBody } from './catalog.schema.ts';
-import {
-  type CatalogServiceOptions,
-  checkStockLines,
-  newProductValues,
-  type ReservedLine,
-  type StockLine,
-  unknownCategory,
-} from './catalog.service.ts';
+import type { CatalogServiceOptions } from './catalog.service.ts';
+import { checkStockLines, type ReservedLine, type StockLine } from './catalog.stock.ts';
 import type { CatalogDb } from './catalog.tables.ts';
 
 /** A product for `insertProducts`: the create body plus what a trusted caller may fix. */

@@ -35,14 +35,12 @@ export {
   createCatalogSeeder,
   type ProductSeed,
 } from './catalog.seed.ts';
-export {
-  type CatalogService,
-  type CatalogServiceOptions,
-  createCatalogService,
-  type HeldReservation,
-  type ReservedLine,
-  type ReserveResult,
-  type StockLine,
-  type StockShortage,
-} from './catalog.service.ts';
+export { type CatalogService, type CatalogServiceOptions, createCatalogService } from './catalog.service.ts';
+export type {
+  HeldReservation,
+  ReservedLine,
+  ReserveResult,
+  StockLine,
+  StockShortage,
+} from './catalog.stock.ts';
 export type { ProductAttributes, ProductStatus } from './catalog.tables.ts';
