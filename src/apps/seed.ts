@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import type { Config } from '../config/config.ts';
 import { createCatalogSeeder, createCatalogService, type ProductSeed } from '../modules/catalog/index.ts';
 import { createMediaService } from '../modules/media/index.ts';
-import { createOrdersService, type OrderStatus, type SeedOrder } from '../modules/orders/index.ts';
+import { createOrdersSeeder, type OrderStatus, type SeedOrder } from '../modules/orders/index.ts';
 import { createUsersService } from '../modules/users/index.ts';
 import type { Platform } from '../platform/platform.ts';
 import { uuidv7 } from '../shared/ids.ts';
@@ -83,7 +83,7 @@ export async function seedDemo(
   const users = createUsersService({ config, platform });
   const catalog = createCatalogService(platform);
   const catalogSeeder = createCatalogSeeder(platform);
-  const orders = createOrdersService(platform, { bulkStock: catalogSeeder });
+  const orders = createOrdersSeeder(platform, { stock: catalogSeeder });
   const batchSize = options.batchSize ?? BATCH;
   const progress = options.onProgress ?? (() => {});
   const checkpoint = () => {

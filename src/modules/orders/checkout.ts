@@ -61,8 +61,6 @@ export type CheckoutFaults = Readonly<{
   placed?: (orderId: string) => void | Promise<void>;
   /** In a compensation, after the key moved to `compensating`, before the release. */
   compensating?: (orderId: string) => void | Promise<void>;
-  /** Runs inside `seedOrders`' orders transaction, after a batch's rows are written, before commit. */
-  seedBatch?: () => void | Promise<void>;
 }>;
 
 export type CheckoutDeps = Readonly<{

@@ -15,12 +15,7 @@ import type { Actor } from '../../http/auth.ts';
 import { appendEvents, type NewEvent } from '../../platform/events/outbox.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
 import { AppError, forbidden, notFound } from '../../shared/errors.ts';
-import {
-  type CatalogBulkStock,
-  type CatalogService,
-  createCatalogSeeder,
-  createCatalogService,
-} from '../catalog/index.ts';
+import { type CatalogService, createCatalogService } from '../catalog/index.ts';
 import {
   type CheckoutFaults,
   type CheckoutLine,
@@ -37,7 +32,6 @@ import type {
   SellerOrderListInput,
   SellerOrderPage,
 } from './orders.schema.ts';
-import { type SeedOrder, type SeedOrdersResult, seedOrders } from './orders.seed.ts';
 import type { OrdersDb } from './orders.tables.ts';
 
 /** What checkout needs of the cart module (its service provides exactly this). */
@@ -78,14 +72,6 @@ export interface OrdersService {
    */
   shipOrder(actor: Actor | null, orderId: string): Promise<SellerOrder>;
   /**
-   * Places a batch of orders for trusted bulk callers (the demo seeder), in their final states,
-   * with a constant number of statements per batch; idempotent by (buyer, key), resumable after
-   * an interruption, no oversell (see orders.seed.ts). Writes no events.
-   */
-  seedOrders(batch: readonly SeedOrder[]): Promise<SeedOrdersResult>;
-  /** How many orders the given buyers have, together (for the seeder: orders of the demo buyers). */
-  countOrders(buyerIds: readonly string[]): Promise<number>;
-  /**
    * Settles checkouts cut short (a crash, a buyer who never retried): confirms the stock held for
    * orders that exist and releases holds older than the lease that have no order (checkout.ts,
    * step f). Idempotent; run periodically by the worker. Returns what it did.
@@ -98,8 +84,6 @@ export type OrdersServiceOptions = Readonly<{
   cart?: CartLines;
   /** The catalog's stock operations; the catalog service by default. */
   stock?: StockService;
-  /** The catalog's batch stock operations (`seedOrders`); the catalog's by default. */
-  bulkStock?: CatalogBulkStock;
   now?: () => Date;
   /** A checkout claim's lease (default 30 s): after it another request may take over. */
   leaseMs?: number;
@@ -167,19 +151,6 @@ export function createOrdersService(
     },
 
     placeOrder,
-
-    seedOrders: (batch) =>
-      seedOrders(
-        {
-          db,
-          stock: options.bulkStock ?? createCatalogSeeder(platform),
-          now,
-          faults: options.faults ?? {},
-        },
-        batch,
-      ),
-
-    countOrders: (buyerIds) => repo.countOrders(db.write, buyerIds),
 
     reconcileCheckouts: () => saga.reconcile(),
 
