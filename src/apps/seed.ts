@@ -1,6 +1,7 @@
 /**
  * Demo data: accounts through the users module, products through the catalog module and orders
- * through the orders module, each by its public service (no table of theirs is touched here).
+ * through the orders module, each by its public surface: the service, or the module's seeder for
+ * bulk writes (createCatalogSeeder, createOrdersSeeder). No table of theirs is touched here.
  * Idempotent and resumable: accounts are matched by email; products and orders are added only up
  * to the requested totals; each order has a deterministic key (`seed-<index>`) under its buyer,
  * so a rerun or a run after an interruption reaches the same totals without duplicates.
