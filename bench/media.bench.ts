@@ -106,7 +106,7 @@ async function jobPath(inputs: Buffer[]): Promise<{ seconds: number; thumbnails:
   const { createPlatform } = await import('../src/platform/platform.ts');
   const { MODULES } = await import('../src/apps/modules.ts');
   const { startWorker } = await import('../src/apps/worker-runtime.ts');
-  const { createCatalogService } = await import('../src/modules/catalog/index.ts');
+  const { createCatalogSeeder, createCatalogService } = await import('../src/modules/catalog/index.ts');
   const { createMediaService } = await import('../src/modules/media/index.ts');
   const { uuidv7 } = await import('../src/shared/ids.ts');
   const dataDir = await mkdtemp(join(tmpdir(), 'bazaar-bench-job-'));
@@ -115,6 +115,7 @@ async function jobPath(inputs: Buffer[]): Promise<{ seconds: number; thumbnails:
   try {
     await platform.sql.migrate(MODULES.map((m) => m.migrations));
     const catalog = createCatalogService(platform);
+    const seeder = createCatalogSeeder(platform);
     const media = createMediaService({ platform, catalog });
     const categoryId = (await catalog.listCategories())[0]!.id;
     const keys: string[] = [];
@@ -122,7 +123,7 @@ async function jobPath(inputs: Buffer[]): Promise<{ seconds: number; thumbnails:
     for (let i = 0; i < inputs.length; i += 10) {
       const actor = { userId: uuidv7(), role: 'seller' as const };
       const productId = uuidv7();
-      await catalog.insertProducts([
+      await seeder.insertProducts([
         {
           id: productId,
           sellerId: actor.userId,

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createAnalyticsService } from '../src/modules/analytics/index.ts';
-import { createCatalogService } from '../src/modules/catalog/index.ts';
+import { createCatalogSeeder, createCatalogService } from '../src/modules/catalog/index.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
 import { BACKENDS, type Backend, redis } from './support/engines.ts';
 import { redisForTest } from './support/redis.ts';
@@ -61,7 +61,7 @@ for (const { name, backend, stream, skip } of SUBJECTS) {
       const child = top.children[0]!;
       category = { id: child.id, slug: child.slug, parent: { id: top.id, slug: top.slug } };
       productIds = [uuidv7(), uuidv7()];
-      await catalog.insertProducts(
+      await createCatalogSeeder(t.platform).insertProducts(
         productIds.map((id, i) => ({
           id,
           sellerId,
@@ -73,7 +73,7 @@ for (const { name, backend, stream, skip } of SUBJECTS) {
       );
       // Another seller's product, in another top-level category.
       otherProductId = uuidv7();
-      await catalog.insertProducts([
+      await createCatalogSeeder(t.platform).insertProducts([
         {
           id: otherProductId,
           sellerId: otherSellerId,

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { type Cart, createCartService } from '../src/modules/cart/index.ts';
-import { createCatalogService, type ProductSeed } from '../src/modules/catalog/index.ts';
+import { createCatalogSeeder, createCatalogService, type ProductSeed } from '../src/modules/catalog/index.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
 import { BACKENDS } from './support/engines.ts';
 import { replicasCaughtUp, sessionCookie, startTestApp, type TestApp } from './support/test-app.ts';
@@ -45,7 +45,7 @@ for (const backend of BACKENDS) {
         priceMinor: 5,
         status: 'draft',
       });
-      await createCatalogService(t.platform).insertProducts(seeds);
+      await createCatalogSeeder(t.platform).insertProducts(seeds);
       published.push(...seeds.slice(0, 102).map((s) => s.id!));
     });
     after(async () => {
@@ -425,7 +425,7 @@ for (const backend of BACKENDS) {
       it('when a product is unpublished or short of stock, then the cart shows it so', async () => {
         const catalog = createCatalogService(t.platform);
         const [gone, short] = [uuidv7(), uuidv7()];
-        await catalog.insertProducts([
+        await createCatalogSeeder(t.platform).insertProducts([
           {
             id: gone,
             sellerId,

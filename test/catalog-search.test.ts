@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { createCatalogService, type Product, type ProductSeed } from '../src/modules/catalog/index.ts';
+import { createCatalogSeeder, type Product, type ProductSeed } from '../src/modules/catalog/index.ts';
 import { BACKENDS } from './support/engines.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 
@@ -66,7 +66,7 @@ for (const backend of BACKENDS) {
     const results = new Map<string, string[]>();
     before(async () => {
       t = await startTestApp(backend);
-      await createCatalogService(t.platform).insertProducts([...ROWS, DRAFT]);
+      await createCatalogSeeder(t.platform).insertProducts([...ROWS, DRAFT]);
       seen.set(backend.name, results);
     });
     after(async () => {

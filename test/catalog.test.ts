@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { createCatalogService, type Product, type ProductSeed } from '../src/modules/catalog/index.ts';
+import { createCatalogSeeder, type Product, type ProductSeed } from '../src/modules/catalog/index.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
 import { BACKENDS } from './support/engines.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
@@ -355,8 +355,8 @@ for (const backend of BACKENDS) {
           title: `Draft ${i}`,
           priceMinor: 300,
         }));
-        const catalog = createCatalogService(t.platform);
-        assert.equal(await catalog.insertProducts([...rows, ...drafts]), 26);
+        const seeder = createCatalogSeeder(t.platform);
+        assert.equal(await seeder.insertProducts([...rows, ...drafts]), 26);
       });
 
       const byKey =
@@ -593,15 +593,15 @@ for (const backend of BACKENDS) {
       });
 
       it('when the bulk insert gets an invalid row or an unknown category, then it inserts none of them', async () => {
-        const catalog = createCatalogService(t.platform);
+        const seeder = createCatalogSeeder(t.platform);
         const before = await countProducts();
         const good = { sellerId: uuidv7(), categoryId: KITCHEN, title: 'Bulk', priceMinor: 1 };
         await assert.rejects(
-          catalog.insertProducts([good, { ...good, priceMinor: -1 }]),
+          seeder.insertProducts([good, { ...good, priceMinor: -1 }]),
           (err: Error & { code?: string }) => err.code === 'INVALID_INPUT',
         );
         await assert.rejects(
-          catalog.insertProducts([good, { ...good, categoryId: uuidv7() }]),
+          seeder.insertProducts([good, { ...good, categoryId: uuidv7() }]),
           (err: Error & { code?: string }) => err.code === 'UNKNOWN_CATEGORY',
         );
         assert.equal(await countProducts(), before);

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import sharp from 'sharp';
-import { createCatalogService } from '../src/modules/catalog/index.ts';
+import { createCatalogSeeder, createCatalogService } from '../src/modules/catalog/index.ts';
 import { createMediaService, PROCESS_PHOTO } from '../src/modules/media/index.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
 import { postgres } from './support/engines.ts';
@@ -67,7 +67,7 @@ describe('media job crash on postgres', { skip: postgres.skip }, () => {
     const media = createMediaService({ platform: t.platform, catalog });
     const seller = { userId: uuidv7(), role: 'seller' as const };
     const productId = uuidv7();
-    await catalog.insertProducts([
+    await createCatalogSeeder(t.platform).insertProducts([
       {
         id: productId,
         sellerId: seller.userId,

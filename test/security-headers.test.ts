@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { securityHeaders } from '../src/http/security-headers.ts';
 import { ensureWebBuilt } from '../src/http/spa.ts';
-import { createCatalogService } from '../src/modules/catalog/index.ts';
+import { createCatalogSeeder } from '../src/modules/catalog/index.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
 import { pglite } from './support/engines.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
@@ -43,7 +43,7 @@ describe('security headers', () => {
   before(async () => {
     t = await startTestApp(pglite);
     productId = uuidv7();
-    await createCatalogService(t.platform).insertProducts([
+    await createCatalogSeeder(t.platform).insertProducts([
       {
         id: productId,
         sellerId: uuidv7(),

@@ -4,8 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { type SeedPhase, seedDemo, seedOnStart } from '../src/apps/seed.ts';
 import { DEMO_PASSWORD } from '../src/apps/seed-data.ts';
-import { createCatalogBulkStock } from '../src/modules/catalog/index.ts';
-import { createOrdersService, type SeedOrder } from '../src/modules/orders/index.ts';
+import { createCatalogSeeder } from '../src/modules/catalog/index.ts';
+import { createOrdersSeeder, type SeedOrder } from '../src/modules/orders/index.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
 import { BACKENDS } from './support/engines.ts';
 import { sessionCookie, startTestApp, type TestApp } from './support/test-app.ts';
@@ -217,7 +217,7 @@ for (const backend of BACKENDS) {
     });
 
     it('when a batch fails after its stock is reserved, then running it again places each order once', async () => {
-      const stock = createCatalogBulkStock(t.platform);
+      const stock = createCatalogSeeder(t.platform);
       const [buyer] = await q<{ id: string }>(
         sql`select id from users.users where email = 'buyer2@bazaar.test'`,
       );
@@ -231,9 +231,9 @@ for (const backend of BACKENDS) {
         stepMs: 60_000,
       }));
       const before = await stockById();
-      const ordersBefore = await createOrdersService(t.platform).countOrders([buyer!.id]);
-      const failing = createOrdersService(t.platform, {
-        bulkStock: stock,
+      const ordersBefore = await createOrdersSeeder(t.platform).countOrders([buyer!.id]);
+      const failing = createOrdersSeeder(t.platform, {
+        stock,
         faults: {
           seedBatch: () => {
             throw new Error('crash before the orders commit');
@@ -244,12 +244,12 @@ for (const backend of BACKENDS) {
       const held = await stockById();
       for (const id of products) assert.equal(held.get(id), before.get(id)! - 1, 'the reservation committed');
       assert.equal(
-        await createOrdersService(t.platform).countOrders([buyer!.id]),
+        await createOrdersSeeder(t.platform).countOrders([buyer!.id]),
         ordersBefore,
         'no order yet',
       );
 
-      const orders = createOrdersService(t.platform, { bulkStock: stock });
+      const orders = createOrdersSeeder(t.platform, { stock });
       const resumed = await orders.seedOrders(batch);
       assert.deepEqual(
         { created: resumed.created, existing: resumed.existing, skipped: resumed.skipped },
@@ -268,14 +268,14 @@ for (const backend of BACKENDS) {
     });
 
     it('when every line of an order is sold out, then no order is placed and no stock is taken', async () => {
-      const stock = createCatalogBulkStock(t.platform);
+      const stock = createCatalogSeeder(t.platform);
       const [buyer] = await q<{ id: string }>(
         sql`select id from users.users where email = 'buyer2@bazaar.test'`,
       );
       const [product] = await q<{ id: string; stock: number }>(
         sql`select id, stock from catalog.products where stock between 1 and 50 order by id limit 1`,
       );
-      const orders = createOrdersService(t.platform, { bulkStock: stock });
+      const orders = createOrdersSeeder(t.platform, { stock });
       const result = await orders.seedOrders([
         {
           key: 'too-many',

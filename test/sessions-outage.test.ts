@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createCatalogService } from '../src/modules/catalog/index.ts';
+import { createCatalogSeeder, createCatalogService } from '../src/modules/catalog/index.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
 import { pglite, redis } from './support/engines.ts';
 import { relay } from './support/redis-relay.ts';
@@ -41,7 +41,7 @@ describe('sessions when Redis is down', { skip: redis.skip }, () => {
     const catalog = createCatalogService(t.platform);
     const child = (await catalog.listCategories())[0]!.children[0]!;
     productId = uuidv7();
-    await catalog.insertProducts([
+    await createCatalogSeeder(t.platform).insertProducts([
       {
         id: productId,
         sellerId: uuidv7(),

@@ -1,6 +1,7 @@
 /**
  * Demo data: accounts through the users module, products through the catalog module and orders
- * through the orders module, each by its public service (no table of theirs is touched here).
+ * through the orders module, each by its public surface: the service, or the module's seeder for
+ * bulk writes (createCatalogSeeder, createOrdersSeeder). No table of theirs is touched here.
  * Idempotent and resumable: accounts are matched by email; products and orders are added only up
  * to the requested totals; each order has a deterministic key (`seed-<index>`) under its buyer,
  * so a rerun or a run after an interruption reaches the same totals without duplicates.
@@ -11,9 +12,9 @@
 
 import sharp from 'sharp';
 import type { Config } from '../config/config.ts';
-import { createCatalogBulkStock, createCatalogService, type ProductSeed } from '../modules/catalog/index.ts';
+import { createCatalogSeeder, createCatalogService, type ProductSeed } from '../modules/catalog/index.ts';
 import { createMediaService } from '../modules/media/index.ts';
-import { createOrdersService, type OrderStatus, type SeedOrder } from '../modules/orders/index.ts';
+import { createOrdersSeeder, type OrderStatus, type SeedOrder } from '../modules/orders/index.ts';
 import { createUsersService } from '../modules/users/index.ts';
 import type { Platform } from '../platform/platform.ts';
 import { uuidv7 } from '../shared/ids.ts';
@@ -82,7 +83,8 @@ export async function seedDemo(
 ): Promise<SeedReport> {
   const users = createUsersService({ config, platform });
   const catalog = createCatalogService(platform);
-  const orders = createOrdersService(platform, { bulkStock: createCatalogBulkStock(platform) });
+  const catalogSeeder = createCatalogSeeder(platform);
+  const orders = createOrdersSeeder(platform, { stock: catalogSeeder });
   const batchSize = options.batchSize ?? BATCH;
   const progress = options.onProgress ?? (() => {});
   const checkpoint = () => {
@@ -115,7 +117,7 @@ export async function seedDemo(
 
   // Products.
   t = clock();
-  const existing = await catalog.countProducts();
+  const existing = await catalogSeeder.countProducts();
   const toAdd = Math.max(0, options.products - existing);
   if (toAdd > 0 && sellerIds.length === 0) throw new Error('products need at least one seller (--sellers 1)');
   const leaves: SeedCategory[] = (await catalog.listCategories()).flatMap((top) =>
@@ -160,7 +162,7 @@ export async function seedDemo(
           -photos,
         );
       }
-      return catalog.insertProducts(rows);
+      return catalogSeeder.insertProducts(rows);
     },
     (n) => {
       added += n;
@@ -243,7 +245,7 @@ export async function seedOnStart(
   config: Pick<Config, 'loginMaxFailuresPerAccount' | 'loginFailureWindowMs'>,
   options: SeedOptions = DEMO_SEED,
 ): Promise<SeedReport | undefined> {
-  if ((await createCatalogService(platform).countProducts()) > 0) return undefined;
+  if ((await createCatalogSeeder(platform).countProducts()) > 0) return undefined;
   return seedDemo(platform, config, options);
 }
 
@@ -283,7 +285,7 @@ type Pool = { size(): number; pick(random: () => number): string; remove(ids: re
  * sell out, as in a real shop. Sold-out products are removed as the catalog reports them.
  */
 async function orderPool(platform: Platform, sellerIds: readonly string[]): Promise<Pool> {
-  const stock = createCatalogBulkStock(platform);
+  const stock = createCatalogSeeder(platform);
   let ids: string[] = [];
   for (let after: string | undefined; ids.length < ORDER_POOL_MAX; ) {
     const page = await stock.listInStockProductIds(

@@ -3,7 +3,7 @@
  * decides read (replica-tolerant) versus write (primary) and transaction boundaries. Tables
  * resolve in the `catalog` schema through the domain handle.
  */
-import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import { precompiled } from '../../platform/sql/precompiled.ts';
 import type { Product, Sort } from './catalog.schema.ts';
 import type {
@@ -101,12 +101,6 @@ export function findCategory(db: Db, by: { id: string } | { slug: string }): Pro
     .executeTakeFirst();
 }
 
-/** id → top-level category id, for every category (a few dozen rows). */
-export async function categoryTops(db: Db): Promise<Map<string, string>> {
-  const rows = await db.selectFrom('categories').select(['id', 'top_id']).execute();
-  return new Map(rows.map((r) => [r.id, r.top_id]));
-}
-
 /** The product with this id, any status; `lock` takes a row lock for the enclosing transaction. */
 // The product page is the hottest read: compiled once per handle.
 const productById = precompiled(
@@ -149,7 +143,8 @@ export type ProductValues = {
   updatedAt: Date;
 };
 
-function toRow(v: ProductValues) {
+/** A product's values as its table row. */
+export function toRow(v: ProductValues) {
   return {
     id: v.id,
     seller_id: v.sellerId,
@@ -174,19 +169,6 @@ export async function insertProduct(db: Db, values: ProductValues): Promise<Prod
     .returning(PRODUCT_COLUMNS)
     .executeTakeFirstOrThrow();
   return toRecord(row);
-}
-
-/** Inserts rows in statements of at most `batch` rows (bound parameters stay far below 65,535). */
-export async function insertProducts(db: Db, rows: readonly ProductValues[], batch = 1000): Promise<number> {
-  let inserted = 0;
-  for (let i = 0; i < rows.length; i += batch) {
-    const result = await db
-      .insertInto('products')
-      .values(rows.slice(i, i + batch).map(toRow))
-      .executeTakeFirst();
-    inserted += Number(result.numInsertedOrUpdatedRows ?? 0);
-  }
-  return inserted;
 }
 
 export type ProductChanges = Partial<Omit<ProductValues, 'id' | 'sellerId' | 'createdAt'>> & {
@@ -440,120 +422,4 @@ export async function setProductPhotos(db: Db, id: string, photos: readonly Stor
     .set({ photos: JSON.stringify(photos) })
     .where('id', '=', id)
     .execute();
-}
-
-// Bulk stock operations for batched checkouts (the demo seeder): one statement per batch.
-
-/** A derived table `(values (…), …) as alias(columns)` of typed rows, for UPDATE … FROM. */
-function valuesTable<A extends string>(rows: readonly RawBuilder<unknown>[], alias: A, columns: string) {
-  return sql`(values ${sql.join(rows)})`.as<A>(sql.raw(`${alias}(${columns})`));
-}
-
-/** Ids of published products with stock (of the given sellers only, if any), in id order after `after`: what an order may still buy. */
-export async function listInStockProductIds(
-  db: Db,
-  after: string | undefined,
-  limit: number,
-  sellerIds?: readonly string[],
-): Promise<string[]> {
-  const rows = await db
-    .selectFrom('products')
-    .select('id')
-    .where('status', '=', 'published')
-    .where('stock', '>', 0)
-    .$if(sellerIds !== undefined, (q) =>
-      q.where('seller_id', '=', sql<string>`any(${[...sellerIds!]}::uuid[])`),
-    )
-    .$if(after !== undefined, (q) => q.where('id', '>', after!))
-    .orderBy('id')
-    .limit(limit)
-    .execute();
-  return rows.map((r) => r.id);
-}
-
-/** Inserts reservations (state `held`, no lines) for the ids that have none; returns those ids. */
-export async function insertReservationsMany(db: Db, ids: readonly string[], at: Date): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = await db
-    .insertInto('stock_reservations')
-    .values(ids.map((id) => ({ id, state: 'held' as const, lines: '[]', created_at: at, updated_at: at })))
-    .onConflict((oc) => oc.column('id').doNothing())
-    .returning('id')
-    .execute();
-  return new Set(rows.map((r) => r.id));
-}
-
-export function findReservationsMany(db: Db, ids: readonly string[]): Promise<ReservationRecord[]> {
-  if (ids.length === 0) return Promise.resolve([]);
-  return db
-    .selectFrom('stock_reservations')
-    .select(['id', 'state', 'lines'])
-    .where('id', 'in', [...ids])
-    .execute();
-}
-
-/**
- * Takes units from many published products in one `UPDATE … FROM (VALUES …)`, each only where
- * enough is left; `lines` name distinct products. Returns how many products were updated.
- */
-export async function takeStockMany(
-  db: Db,
-  lines: readonly Readonly<{ productId: string; quantity: number }>[],
-  at: Date,
-): Promise<number> {
-  if (lines.length === 0) return 0;
-  const v = valuesTable(
-    lines.map((l) => sql`(${l.productId}::uuid, ${l.quantity}::int)`),
-    'v',
-    'product_id, quantity',
-  );
-  const result = await db
-    .updateTable('products')
-    .from(v)
-    .set({ stock: sql`stock - v.quantity`, updated_at: at })
-    .whereRef('id', '=', sql.ref('v.product_id'))
-    .where('status', '=', 'published')
-    .where('stock', '>=', sql.ref<number>('v.quantity'))
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
-}
-
-/** Sets the state and lines of many reservations in one `UPDATE … FROM (VALUES …)`. */
-export async function setReservationsMany(
-  db: Db,
-  rows: readonly Readonly<{ id: string; state: ReservationState; lines: readonly ReservedLineRow[] }>[],
-  at: Date,
-): Promise<void> {
-  if (rows.length === 0) return;
-  const v = valuesTable(
-    rows.map((r) => sql`(${r.id}::uuid, ${r.state}::text, ${JSON.stringify(r.lines)}::jsonb)`),
-    'v',
-    'id, state, lines',
-  );
-  await db
-    .updateTable('stock_reservations')
-    .from(v)
-    .set({ state: sql`v.state`, lines: sql`v.lines`, updated_at: at })
-    .whereRef('stock_reservations.id', '=', sql.ref('v.id'))
-    .execute();
-}
-
-export async function deleteReservationsMany(db: Db, ids: readonly string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await db
-    .deleteFrom('stock_reservations')
-    .where('id', 'in', [...ids])
-    .execute();
-}
-
-/** Moves the given held reservations to `committed`; others are left as they are. Returns how many moved. */
-export async function commitReservationsMany(db: Db, ids: readonly string[], at: Date): Promise<number> {
-  if (ids.length === 0) return 0;
-  const result = await db
-    .updateTable('stock_reservations')
-    .set({ state: 'committed', updated_at: at })
-    .where('id', 'in', [...ids])
-    .where('state', '=', 'held')
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
 }

@@ -26,19 +26,21 @@ export type {
   ProductUpdate,
   Sort,
 } from './catalog.schema.ts';
+/** Seeding in bulk (the demo seeder, tests, benchmarks); never on a request path. */
 export {
   type BatchReservation,
   type BatchReserved,
   type CatalogBulkStock,
-  type CatalogService,
-  type CatalogServiceOptions,
-  createCatalogBulkStock,
-  createCatalogService,
-  type HeldReservation,
+  type CatalogSeeder,
+  createCatalogSeeder,
   type ProductSeed,
-  type ReservedLine,
-  type ReserveResult,
-  type StockLine,
-  type StockShortage,
-} from './catalog.service.ts';
+} from './catalog.seed.ts';
+export { type CatalogService, type CatalogServiceOptions, createCatalogService } from './catalog.service.ts';
+export type {
+  HeldReservation,
+  ReservedLine,
+  ReserveResult,
+  StockLine,
+  StockShortage,
+} from './catalog.stock.ts';
 export type { ProductAttributes, ProductStatus } from './catalog.tables.ts';

@@ -13,7 +13,6 @@
  *   once, however often the job runs.
  */
 import type { Readable } from 'node:stream';
-import type { Kysely } from 'kysely';
 import type { ModuleDeps } from '../../http/app.ts';
 import type { Consumer, DomainEvent } from '../../platform/events/events.ts';
 import { handleOnce, isProcessed } from '../../platform/events/handle-once.ts';
@@ -75,7 +74,7 @@ export async function processPhoto(
       .returning('id')
       .executeTakeFirst();
     if (!done) return;
-    await appendEvents(trx as unknown as Kysely<unknown>, [
+    await appendEvents(trx, [
       outcome.ok
         ? {
             type: 'photo.ready',

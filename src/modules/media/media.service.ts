@@ -144,7 +144,7 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
         .returning(['id', 'product_id', 'seller_id', 'original_key'])
         .executeTakeFirst();
       if (!moved) return false;
-      await appendEvents(trx as unknown as Kysely<unknown>, [
+      await appendEvents(trx, [
         {
           type: 'photo.uploaded',
           key: moved.product_id,

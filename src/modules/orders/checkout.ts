@@ -27,7 +27,6 @@
  *       a live lease → left to the request that holds it.
  */
 import { createHash } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import { appendEvents } from '../../platform/events/outbox.ts';
 import type { DomainDb } from '../../platform/sql/sql.ts';
 import { AppError, invalidInput } from '../../shared/errors.ts';
@@ -62,8 +61,6 @@ export type CheckoutFaults = Readonly<{
   placed?: (orderId: string) => void | Promise<void>;
   /** In a compensation, after the key moved to `compensating`, before the release. */
   compensating?: (orderId: string) => void | Promise<void>;
-  /** Runs inside `seedOrders`' orders transaction, after a batch's rows are written, before commit. */
-  seedBatch?: () => void | Promise<void>;
 }>;
 
 export type CheckoutDeps = Readonly<{
@@ -172,7 +169,7 @@ export function createCheckout(deps: CheckoutDeps) {
         if (!done) throw new LeaseLost();
         const order = newOrder(lease.buyerId, orderId, reserved.lines, at);
         await repo.insertOrder(trx, order);
-        await appendEvents(trx as unknown as Kysely<unknown>, [
+        await appendEvents(trx, [
           {
             type: 'order.placed',
             key: order.buyerId,

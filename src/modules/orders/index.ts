@@ -52,7 +52,15 @@ export type {
   SellerOrder,
   SellerOrderPage,
 } from './orders.schema.ts';
-export type { SeedOrder, SeedOrdersResult } from './orders.seed.ts';
+/** Seeding in bulk (the demo seeder, tests); never on a request path. */
+export {
+  createOrdersSeeder,
+  type OrdersSeeder,
+  type OrdersSeederOptions,
+  type SeedFaults,
+  type SeedOrder,
+  type SeedOrdersResult,
+} from './orders.seed.ts';
 export {
   type CartLines,
   createOrdersService,

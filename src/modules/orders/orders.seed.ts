@@ -21,12 +21,14 @@
  * orders transaction, as checkout does, so it needs no event.
  */
 import { createHash } from 'node:crypto';
-import type { DomainDb } from '../../platform/sql/sql.ts';
+import type { Cache } from '../../platform/cache/cache.ts';
+import type { DomainDb, SqlPort } from '../../platform/sql/sql.ts';
 import { invalidInput } from '../../shared/errors.ts';
 import { uuidv7 } from '../../shared/ids.ts';
-import type { CatalogBulkStock } from '../catalog/index.ts';
-import { type CheckoutFaults, type CheckoutLine, normalise } from './checkout.ts';
-import * as repo from './orders.repo.ts';
+import { type CatalogBulkStock, createCatalogSeeder } from '../catalog/index.ts';
+import { type CheckoutLine, normalise } from './checkout.ts';
+import * as seedRepo from './orders.repo.seed.ts';
+import type * as repo from './orders.repo.ts';
 import { IDEMPOTENCY_KEY_PATTERN } from './orders.schema.ts';
 import type { OrderStatus, OrdersDb } from './orders.tables.ts';
 
@@ -55,16 +57,59 @@ export type SeedOrdersResult = Readonly<{
   soldOut: string[];
 }>;
 
+/** Failure injection for tests: the hook runs at its step and may throw (that step fails). */
+export type SeedFaults = Readonly<{
+  /** Runs inside `seedOrders`' orders transaction, after a batch's rows are written, before commit. */
+  seedBatch?: () => void | Promise<void>;
+}>;
+
+export interface OrdersSeeder {
+  /**
+   * Places a batch of orders for trusted bulk callers (the demo seeder), in their final states,
+   * with a constant number of statements per batch; idempotent by (buyer, key), resumable after
+   * an interruption, no oversell (see above). Writes no events.
+   */
+  seedOrders(batch: readonly SeedOrder[]): Promise<SeedOrdersResult>;
+  /** How many orders the given buyers have, together (for the seeder: orders of the demo buyers). */
+  countOrders(buyerIds: readonly string[]): Promise<number>;
+}
+
+export type OrdersSeederOptions = Readonly<{
+  /** The catalog's batch stock operations; by default the catalog seeder's on the same platform. */
+  stock?: CatalogBulkStock;
+  now?: () => Date;
+  /** Test seam: failures injected into a batch. */
+  faults?: SeedFaults;
+}>;
+
+export function createOrdersSeeder(
+  /** `cache` goes to the default catalog seeder (detail entries of products whose stock moved). */
+  platform: Readonly<{ sql: SqlPort; cache?: Cache }>,
+  options: OrdersSeederOptions = {},
+): OrdersSeeder {
+  const db = platform.sql.for<OrdersDb>('orders');
+  const deps = {
+    db,
+    stock: options.stock ?? createCatalogSeeder(platform),
+    now: options.now ?? (() => new Date()),
+    faults: options.faults ?? {},
+  };
+  return {
+    seedOrders: (batch) => seedOrders(deps, batch),
+    countOrders: (buyerIds) => seedRepo.countOrders(db.write, buyerIds),
+  };
+}
+
 /** The request hash that marks a key as the seeder's (a real checkout hashes its cart lines). */
 const SEED_HASH = createHash('sha256').update('bazaar-seed').digest('hex');
 const KEY = new RegExp(IDEMPOTENCY_KEY_PATTERN);
 
-export async function seedOrders(
+async function seedOrders(
   deps: Readonly<{
     db: DomainDb<OrdersDb>;
     stock: CatalogBulkStock;
     now: () => Date;
-    faults: CheckoutFaults;
+    faults: SeedFaults;
   }>,
   batch: readonly SeedOrder[],
 ): Promise<SeedOrdersResult> {
@@ -73,10 +118,10 @@ export async function seedOrders(
     if (!KEY.test(o.key)) throw invalidInput(`seed key "${o.key}" is not an Idempotency-Key`);
     return { ...o, lines: normalise(o.lines) };
   });
-  const refOf = (o: repo.KeyRef) => `${o.buyerId}/${o.key}`;
+  const refOf = (o: seedRepo.KeyRef) => `${o.buyerId}/${o.key}`;
   if (new Set(specs.map(refOf)).size !== specs.length) throw invalidInput('a batch names a key twice');
 
-  await repo.claimKeysMany(
+  await seedRepo.claimKeysMany(
     db.write,
     specs.map((o) => ({
       buyerId: o.buyerId,
@@ -88,7 +133,7 @@ export async function seedOrders(
       lockedUntil: o.placedAt,
     })),
   );
-  const keys = new Map((await repo.findKeysMany(db.write, specs)).map((k) => [refOf(k), k]));
+  const keys = new Map((await seedRepo.findKeysMany(db.write, specs)).map((k) => [refOf(k), k]));
   let existing = 0;
   let skipped = 0;
   const pending: { spec: (typeof specs)[number]; key: repo.KeyRecord & { createdAt: Date } }[] = [];
@@ -109,9 +154,9 @@ export async function seedOrders(
     })),
   );
   const at = now();
-  const orders: repo.SettledOrder[] = [];
-  const done: repo.KeyRef[] = [];
-  const empty: repo.KeyRef[] = [];
+  const orders: seedRepo.SettledOrder[] = [];
+  const done: seedRepo.KeyRef[] = [];
+  const empty: seedRepo.KeyRef[] = [];
   const held: string[] = [];
   for (const { spec, key } of pending) {
     const r = reserved.get(key.orderId);
@@ -152,9 +197,9 @@ export async function seedOrders(
     if (r.state === 'held') held.push(key.orderId);
   }
   const created = await db.write.transaction().execute(async (trx) => {
-    const n = await repo.insertOrdersMany(trx, orders);
-    await repo.completeKeysMany(trx, done, at);
-    await repo.dropKeysMany(trx, empty);
+    const n = await seedRepo.insertOrdersMany(trx, orders);
+    await seedRepo.completeKeysMany(trx, done, at);
+    await seedRepo.dropKeysMany(trx, empty);
     await deps.faults.seedBatch?.();
     return n;
   });

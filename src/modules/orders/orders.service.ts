@@ -11,17 +11,11 @@
  * Multi-seller orders: each seller ships their own lines; the order turns `shipped` when every
  * line has shipped. Once any line has shipped the buyer can no longer cancel.
  */
-import type { Kysely } from 'kysely';
 import type { Actor } from '../../http/auth.ts';
 import { appendEvents, type NewEvent } from '../../platform/events/outbox.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
 import { AppError, forbidden, notFound } from '../../shared/errors.ts';
-import {
-  type CatalogBulkStock,
-  type CatalogService,
-  createCatalogBulkStock,
-  createCatalogService,
-} from '../catalog/index.ts';
+import { type CatalogService, createCatalogService } from '../catalog/index.ts';
 import {
   type CheckoutFaults,
   type CheckoutLine,
@@ -38,7 +32,6 @@ import type {
   SellerOrderListInput,
   SellerOrderPage,
 } from './orders.schema.ts';
-import { type SeedOrder, type SeedOrdersResult, seedOrders } from './orders.seed.ts';
 import type { OrdersDb } from './orders.tables.ts';
 
 /** What checkout needs of the cart module (its service provides exactly this). */
@@ -79,14 +72,6 @@ export interface OrdersService {
    */
   shipOrder(actor: Actor | null, orderId: string): Promise<SellerOrder>;
   /**
-   * Places a batch of orders for trusted bulk callers (the demo seeder), in their final states,
-   * with a constant number of statements per batch; idempotent by (buyer, key), resumable after
-   * an interruption, no oversell (see orders.seed.ts). Writes no events.
-   */
-  seedOrders(batch: readonly SeedOrder[]): Promise<SeedOrdersResult>;
-  /** How many orders the given buyers have, together (for the seeder: orders of the demo buyers). */
-  countOrders(buyerIds: readonly string[]): Promise<number>;
-  /**
    * Settles checkouts cut short (a crash, a buyer who never retried): confirms the stock held for
    * orders that exist and releases holds older than the lease that have no order (checkout.ts,
    * step f). Idempotent; run periodically by the worker. Returns what it did.
@@ -99,8 +84,6 @@ export type OrdersServiceOptions = Readonly<{
   cart?: CartLines;
   /** The catalog's stock operations; the catalog service by default. */
   stock?: StockService;
-  /** The catalog's batch stock operations (`seedOrders`); the catalog's by default. */
-  bulkStock?: CatalogBulkStock;
   now?: () => Date;
   /** A checkout claim's lease (default 30 s): after it another request may take over. */
   leaseMs?: number;
@@ -169,19 +152,6 @@ export function createOrdersService(
 
     placeOrder,
 
-    seedOrders: (batch) =>
-      seedOrders(
-        {
-          db,
-          stock: options.bulkStock ?? createCatalogBulkStock(platform),
-          now,
-          faults: options.faults ?? {},
-        },
-        batch,
-      ),
-
-    countOrders: (buyerIds) => repo.countOrders(db.write, buyerIds),
-
     reconcileCheckouts: () => saga.reconcile(),
 
     async listOrders(actor, input) {
@@ -227,7 +197,7 @@ export function createOrdersService(
         const at = now();
         await repo.setOrder(trx, buyerId, id, { status: 'cancelled', cancelled_at: at });
         await repo.setSellerOrders(trx, sellersOf(lines), id, { status: 'cancelled' });
-        await appendEvents(outbox(trx), [orderEvent('order.cancelled', found, lines)]);
+        await appendEvents(trx, [orderEvent('order.cancelled', found, lines)]);
         return found;
       });
       if (order.stock_released_at === null) {
@@ -255,7 +225,7 @@ export function createOrdersService(
         const lines = await repo.linesOf(trx, buyerId, [id]);
         await repo.setOrder(trx, buyerId, id, { status: 'delivered', delivered_at: now() });
         await repo.setSellerOrders(trx, sellersOf(lines), id, { status: 'delivered' });
-        await appendEvents(outbox(trx), [orderEvent('order.delivered', found, lines)]);
+        await appendEvents(trx, [orderEvent('order.delivered', found, lines)]);
       });
       return ownOrder(buyerId, id);
     },
@@ -300,7 +270,7 @@ export function createOrdersService(
           ...(complete ? { status: 'shipped' as const, shipped_at: at } : {}),
         });
         await repo.setSellerOrders(trx, [sellerId], orderId, { status: 'shipped', shippedAt: at });
-        await appendEvents(outbox(trx), [
+        await appendEvents(trx, [
           {
             type: 'order.shipped',
             key: buyerId,
@@ -333,8 +303,6 @@ function requireSeller(actor: Actor | null): Actor {
   if (user.role !== 'seller' && user.role !== 'admin') throw forbidden('this needs the seller role');
   return user;
 }
-
-const outbox = (trx: repo.Db): Kysely<unknown> => trx as unknown as Kysely<unknown>;
 
 const sellersOf = (lines: readonly repo.OrderLineRow[]): string[] => [
   ...new Set(lines.map((l) => l.seller_id)),

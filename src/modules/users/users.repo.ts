@@ -3,7 +3,6 @@
  * Everything here reads from the primary: sign-in must see the latest throttle counters, and a
  * user who just signed up must find their own account.
  */
-import type { Kysely } from 'kysely';
 import type { Role } from '../../http/auth.ts';
 import { appendEvents } from '../../platform/events/outbox.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
@@ -47,7 +46,7 @@ export function createUsersRepo(sql: SqlPort) {
           .returningAll()
           .executeTakeFirst();
         if (!row) return null;
-        await appendEvents(trx as unknown as Kysely<unknown>, [
+        await appendEvents(trx, [
           {
             type: 'user.registered',
             key: row.id,

@@ -14,7 +14,7 @@
  *   );
  *   create index outbox_unpublished_idx on <domain>.outbox (id) where published_at is null;
  */
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { uuidv7 } from '../../shared/ids.ts';
 
 export type OutboxTable = {
@@ -31,10 +31,13 @@ export type OutboxTable = {
 export type NewEvent = Readonly<{ type: string; payload: Record<string, unknown>; key?: string }>;
 
 /**
- * Appends events to the outbox of the domain whose handle (or transaction on it) is given.
- * Call it inside the transaction of the change; returns the event ids.
+ * Appends events to the outbox of the domain whose handle (or transaction on it) is given, of
+ * any domain's table types. Call it inside the transaction of the change; returns the event ids.
  */
-export async function appendEvents(db: Kysely<unknown>, events: readonly NewEvent[]): Promise<string[]> {
+export async function appendEvents<DB>(
+  db: Kysely<DB> | Transaction<DB>,
+  events: readonly NewEvent[],
+): Promise<string[]> {
   if (events.length === 0) return [];
   const at = new Date();
   const rows = events.map((e) => ({
@@ -45,6 +48,8 @@ export async function appendEvents(db: Kysely<unknown>, events: readonly NewEven
     occurred_at: at,
     published_at: null,
   }));
+  // Every emitting domain's schema has the table (see above), whether or not its types name it.
+  // The one cast, here rather than in every caller: Kysely cannot type a table of a generic DB.
   await (db as unknown as Kysely<OutboxTable>).insertInto('outbox').values(rows).execute();
   return rows.map((r) => r.id);
 }

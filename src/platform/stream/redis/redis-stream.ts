@@ -1,8 +1,8 @@
 /**
  * Redis Streams adapter of the stream port (STREAM_STORE=redis): each `append` is ONE entry of
  * the Redis stream `<prefix><stream>`, its records as newline-delimited JSON in field `r` (and
- * their count in `n`), as the SQL adapter keeps one row per batch. This takes the clickstream off
- * the primary, where each SQL batch is an INSERT of a large row with TOAST compression and WAL.
+ * their count in `n`), as the SQL adapter keeps one row per batch. It exists to keep the
+ * clickstream's writes off the primary database.
  *
  * Positions are `<entry id>:<index in batch>` (`1764633600000-0:17`). Entry ids carry the append
  * time from the injected clock (`<ms>-*`, Redis picks the sequence); when another instance's
@@ -11,10 +11,10 @@
  * later one: `settleMs` is honoured (records younger than it are not read) but is not needed for
  * safety here. `trim` drops whole entries older than the cutoff (XTRIM MINID).
  *
- * Limits: what Redis holds is memory: the analytics roll-up trims after CLICKSTREAM_RETENTION
- * (default 7 days; ~90 KB per 500 views). Redis persistence decides what survives a Redis restart
- * (the stack runs it without persistence: a restart loses unread clickstream, which is best
- * effort by design).
+ * Limits: what Redis holds is memory, trimmed by the analytics roll-up after
+ * CLICKSTREAM_RETENTION (sizing: docs/configuration.md). Redis persistence decides what survives
+ * a Redis restart (the stack runs it without persistence: a restart loses unread clickstream,
+ * which is best effort by design).
  */
 import { batchLines, type StreamPort, type StreamRecord } from '../stream.ts';
 
