@@ -64,7 +64,6 @@ export interface CatalogProducts {
   deleteProduct(actor: Actor | null, id: string): Promise<void>;
 }
 
-
 export function createCatalogProducts(
   deps: Readonly<{
     db: DomainDb<CatalogDb>;
