@@ -67,6 +67,11 @@ for (const backend of BACKENDS) {
       assert.equal(first.phases.products.rows, 120);
       assert.deepEqual(progress.at(-1), ['products', 120, 120]);
       assert.deepEqual(progress[0], ['accounts', 0, 6]);
+      const [stats] = await q<{ analysed: boolean }>(
+        sql`select last_analyze is not null as analysed from pg_stat_user_tables
+            where schemaname = 'catalog' and relname = 'products'`,
+      );
+      assert.equal(stats?.analysed, true, 'the planner has statistics for what was loaded');
       const second = await seedDemo(t.platform, t.config, { products: 120, sellers: 3, buyers: 2 });
       assert.equal(second.productsAdded, 0);
       assert.equal(second.productsTotal, 120);

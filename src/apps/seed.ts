@@ -169,6 +169,7 @@ export async function seedDemo(
       progress('products', added, toAdd);
     },
   );
+  if (added > 0) await catalogSeeder.analyze();
   const productsPhase = { rows: added, seconds: (clock() - t) / 1000 };
 
   // Orders.
@@ -220,6 +221,7 @@ export async function seedDemo(
       },
     );
   }
+  if (ordersAdded > 0) await orders.analyze();
   const ordersPhase = { rows: ordersAdded, seconds: (clock() - t) / 1000 };
 
   const photosAdded = await seedPhotos(platform, newest.reverse());

@@ -5,6 +5,7 @@
  * them; they keep the service's rules (the create route's validation, reservations by id, no
  * oversell) with a constant number of statements per batch.
  */
+import { sql } from 'kysely';
 import { Compile } from 'typebox/compile';
 import type { Cache } from '../../platform/cache/cache.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
@@ -80,6 +81,8 @@ export interface CatalogSeeder extends CatalogBulkStock {
   insertProducts(rows: readonly ProductSeed[]): Promise<number>;
   /** How many products exist, drafts included (seeding decides from it how many to add). */
   countProducts(): Promise<number>;
+  /** Planner statistics for what a bulk load added: autovacuum may get there only after the first queries. */
+  analyze(): Promise<void>;
 }
 
 const checkCreate = Compile(ProductCreateBody);
@@ -97,6 +100,9 @@ export function createCatalogSeeder(
   const cached = createCatalogCache(platform.cache, db);
   return {
     countProducts: () => seedRepo.countProducts(db.write),
+    analyze: async () => {
+      await sql`analyze catalog.products, catalog.stock_reservations`.execute(db.write);
+    },
 
     async insertProducts(seeds) {
       if (seeds.length === 0) return 0;

@@ -21,6 +21,7 @@
  * orders transaction, as checkout does, so it needs no event.
  */
 import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
 import type { Cache } from '../../platform/cache/cache.ts';
 import type { DomainDb, SqlPort } from '../../platform/sql/sql.ts';
 import { invalidInput } from '../../shared/errors.ts';
@@ -72,6 +73,8 @@ export interface OrdersSeeder {
   seedOrders(batch: readonly SeedOrder[]): Promise<SeedOrdersResult>;
   /** How many orders the given buyers have, together (for the seeder: orders of the demo buyers). */
   countOrders(buyerIds: readonly string[]): Promise<number>;
+  /** Planner statistics for what a bulk load added: autovacuum may get there only after the first queries. */
+  analyze(): Promise<void>;
 }
 
 export type OrdersSeederOptions = Readonly<{
@@ -97,6 +100,11 @@ export function createOrdersSeeder(
   return {
     seedOrders: (batch) => seedOrders(deps, batch),
     countOrders: (buyerIds) => seedRepo.countOrders(db.write, buyerIds),
+    analyze: async () => {
+      await sql`analyze orders.orders, orders.order_lines, orders.seller_orders, orders.idempotency_keys`.execute(
+        db.write,
+      );
+    },
   };
 }
 
