@@ -15,11 +15,11 @@
  */
 import type { Kysely } from 'kysely';
 import { Compile } from 'typebox/compile';
-import type { Actor } from '../../http/auth.ts';
 import type { Cache } from '../../platform/cache/cache.ts';
 import { appendEvents, type NewEvent } from '../../platform/events/outbox.ts';
 import type { ObjectStore } from '../../platform/objects/objects.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
+import { type Actor, requireRole } from '../../shared/actor.ts';
 import { AppError, forbidden, invalidInput, notFound } from '../../shared/errors.ts';
 import { isUuid, uuidv7 } from '../../shared/ids.ts';
 import { createCatalogCache, type ProductChange } from './catalog.cache.ts';
@@ -261,7 +261,7 @@ export function createCatalogService(
     },
 
     async listSellerProducts(actor, input) {
-      const seller = requireSeller(actor);
+      const seller = requireRole(actor, 'seller');
       const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor, 'newest');
       return page(
         db.write,
@@ -307,7 +307,7 @@ export function createCatalogService(
     },
 
     async createProduct(actor, input) {
-      const seller = requireSeller(actor);
+      const seller = requireRole(actor, 'seller');
       const at = now();
       const values = newProductValues(input, { sellerId: seller.userId, createdAt: at });
       const product = await db.write.transaction().execute(async (trx) => {
@@ -321,7 +321,7 @@ export function createCatalogService(
     },
 
     async updateProduct(actor, id, input) {
-      const user = requireUser(actor);
+      const user = requireRole(actor);
       if (Object.keys(input).length === 0) throw invalidInput('send at least one field to change');
       const changes = productChanges(input, now());
       const [existing, product] = await db.write.transaction().execute(async (trx) => {
@@ -341,7 +341,7 @@ export function createCatalogService(
     },
 
     async deleteProduct(actor, id) {
-      const user = requireUser(actor);
+      const user = requireRole(actor);
       const existing = await db.write.transaction().execute(async (trx) => {
         const existing = await repo.findProduct(trx, id, true);
         mayChange(user, existing, id);
@@ -586,19 +586,6 @@ function changeOf(before: ChangedProduct | undefined, after: ChangedProduct | un
     categoryIds: [before?.categoryId, after?.categoryId],
     leftPublic: before?.status === 'published' && after?.status !== 'published',
   };
-}
-
-function requireUser(actor: Actor | null): Actor {
-  if (!actor) throw new AppError('UNAUTHENTICATED', 'sign in first: this needs a signed-in user');
-  return actor;
-}
-
-function requireSeller(actor: Actor | null): Actor {
-  const user = requireUser(actor);
-  if (user.role !== 'seller' && user.role !== 'admin') {
-    throw forbidden('this needs the seller role');
-  }
-  return user;
 }
 
 const isOwnerOrAdmin = (actor: Actor | null, p: { sellerId: string }): boolean =>

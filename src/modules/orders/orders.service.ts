@@ -12,10 +12,10 @@
  * line has shipped. Once any line has shipped the buyer can no longer cancel.
  */
 import type { Kysely } from 'kysely';
-import type { Actor } from '../../http/auth.ts';
 import { appendEvents, type NewEvent } from '../../platform/events/outbox.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
-import { AppError, forbidden, notFound } from '../../shared/errors.ts';
+import { type Actor, requireRole } from '../../shared/actor.ts';
+import { AppError, notFound } from '../../shared/errors.ts';
 import {
   type CatalogBulkStock,
   type CatalogService,
@@ -151,7 +151,7 @@ export function createOrdersService(
 
   return {
     async checkout(actor, key) {
-      const buyer = requireUser(actor);
+      const buyer = requireRole(actor);
       if (!options.cart) throw new AppError('INTERNAL', 'checkout needs the cart service');
       const lines = await options.cart.getCartLines(buyer.userId);
       const result = await placeOrder(buyer.userId, key, lines);
@@ -185,7 +185,7 @@ export function createOrdersService(
     reconcileCheckouts: () => saga.reconcile(),
 
     async listOrders(actor, input) {
-      const buyer = requireUser(actor);
+      const buyer = requireRole(actor);
       const rows = await repo.listOrders(
         db.write,
         buyer.userId,
@@ -210,11 +210,11 @@ export function createOrdersService(
     },
 
     async getOrder(actor, id) {
-      return ownOrder(requireUser(actor).userId, id.toLowerCase());
+      return ownOrder(requireRole(actor).userId, id.toLowerCase());
     },
 
     async cancelOrder(actor, rawId) {
-      const buyerId = requireUser(actor).userId;
+      const buyerId = requireRole(actor).userId;
       const id = rawId.toLowerCase();
       const order = await db.write.transaction().execute(async (trx) => {
         const found = await repo.findOrder(trx, buyerId, id, true);
@@ -240,7 +240,7 @@ export function createOrdersService(
     },
 
     async deliverOrder(actor, rawId) {
-      const buyerId = requireUser(actor).userId;
+      const buyerId = requireRole(actor).userId;
       const id = rawId.toLowerCase();
       await db.write.transaction().execute(async (trx) => {
         const found = await repo.findOrder(trx, buyerId, id, true);
@@ -261,7 +261,7 @@ export function createOrdersService(
     },
 
     async listSellerOrders(actor, input) {
-      const seller = requireSeller(actor);
+      const seller = requireRole(actor, 'seller');
       const rows = await repo.listSellerOrders(
         db.write,
         seller.userId,
@@ -279,7 +279,7 @@ export function createOrdersService(
     },
 
     async shipOrder(actor, rawId) {
-      const sellerId = requireSeller(actor).userId;
+      const sellerId = requireRole(actor, 'seller').userId;
       const orderId = rawId.toLowerCase();
       // The projection names the buyer, the shard key of the order.
       const part = await repo.findSellerOrder(db.write, sellerId, orderId);
@@ -321,17 +321,6 @@ export function createOrdersService(
       return sellerOrder(sellerId, orderId);
     },
   };
-}
-
-function requireUser(actor: Actor | null): Actor {
-  if (!actor) throw new AppError('UNAUTHENTICATED', 'sign in first: this needs a signed-in user');
-  return actor;
-}
-
-function requireSeller(actor: Actor | null): Actor {
-  const user = requireUser(actor);
-  if (user.role !== 'seller' && user.role !== 'admin') throw forbidden('this needs the seller role');
-  return user;
 }
 
 const outbox = (trx: repo.Db): Kysely<unknown> => trx as unknown as Kysely<unknown>;

@@ -4,9 +4,9 @@
  * user who just signed up must find their own account.
  */
 import type { Kysely } from 'kysely';
-import type { Role } from '../../http/auth.ts';
 import { appendEvents } from '../../platform/events/outbox.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
+import type { Role } from '../../shared/actor.ts';
 import type { UserRow, UsersDb } from './users.tables.ts';
 
 export type NewUserRow = Readonly<{
