@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.ts';
+import type { SignInStep } from '../modules/module.ts';
 import type { Session, SessionStore } from '../platform/sessions/sessions.ts';
 import { type Actor, ROLES, type Role, requireRole as requireActorRole } from '../shared/actor.ts';
 import { AppError } from '../shared/errors.ts';
@@ -28,9 +29,6 @@ declare module 'fastify' {
     signedIn(request: FastifyRequest, session: Session): Promise<void>;
   }
 }
-
-/** What a module does when a session is signed in (WebModule.onSignIn): merge what it kept for the visitor. */
-export type SignInStep = (session: Session) => Promise<void>;
 
 /** Decorates the app with `signedIn`, running `steps` in order. */
 export function registerSignInSteps(app: FastifyInstance, steps: readonly SignInStep[]): void {

@@ -1,6 +1,6 @@
 /** analytics: clickstream roll-ups and the questions sellers ask of them. */
 import { fileURLToPath } from 'node:url';
-import type { WebModule } from '../../http/app.ts';
+import type { WebModule } from '../module.ts';
 import { analyticsRoutes } from './analytics.routes.ts';
 import { createAnalyticsService } from './analytics.service.ts';
 import { leaderboardConsumer, leaderboardRoutes } from './leaderboards.ts';

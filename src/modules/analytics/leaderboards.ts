@@ -7,12 +7,13 @@
  * acceptable for a ranking, and stated.
  */
 import { Type } from 'typebox';
-import type { ApiApp, ModuleDeps } from '../../http/app.ts';
+import type { ApiApp } from '../../http/api-app.ts';
 import { problems } from '../../http/schemas.ts';
 import type { Consumer } from '../../platform/events/events.ts';
 import { handleExternalOnce } from '../../platform/events/handle-once.ts';
 import type { Platform } from '../../platform/platform.ts';
 import { createCatalogService } from '../catalog/index.ts';
+import type { ModuleDeps } from '../module.ts';
 import { createUsersService } from '../users/index.ts';
 
 type Period = 'week' | 'all';

@@ -2,7 +2,7 @@
  * /api/orders (the buyer) and /api/seller/orders (sellers). Thin: the schema validates, the
  * service decides, this file maps to HTTP. Every answer is private to the signed-in user.
  */
-import type { ApiApp } from '../../http/app.ts';
+import type { ApiApp } from '../../http/api-app.ts';
 import { currentActor } from '../../http/auth.ts';
 import { IdParams, problems } from '../../http/schemas.ts';
 import { runIdempotent } from '../../platform/sql/router/idempotent.ts';
