@@ -54,7 +54,8 @@ export type PlaceResult = Readonly<{ order: Order; created: boolean }>;
 export interface OrdersService {
   /**
    * Turns the actor's cart into an order under `idempotencyKey` (see checkout.ts for the saga),
-   * then clears the cart. Same key + same cart → the same order (created: false).
+   * then clears the cart. Same key + same cart → the same order (created: false). Runs as the SQL
+   * port's idempotent work: after a failover its transactions may run again.
    */
   checkout(actor: Actor | null, idempotencyKey: string): Promise<PlaceResult>;
   /** The saga on given lines, without the cart (what `checkout` runs after reading it). */
@@ -150,22 +151,24 @@ export function createOrdersService(
   }
 
   return {
-    async checkout(actor, key) {
-      const buyer = requireRole(actor);
-      if (!options.cart) throw new AppError('INTERNAL', 'checkout needs the cart service');
-      const lines = await options.cart.getCartLines(buyer.userId);
-      const result = await placeOrder(buyer.userId, key, lines);
-      // The order consumed these lines (a replay clears what an earlier attempt failed to
-      // clear); lines added meanwhile stay.
-      if (lines.length > 0) {
-        try {
-          await options.cart.clearCart(buyer.userId, lines);
-        } catch (err) {
-          onError(err, 'checkout.clearCart');
+    // Idempotent by its key: the router may run its transactions again after a failover.
+    checkout: (actor, key) =>
+      platform.sql.idempotent(async () => {
+        const buyer = requireRole(actor);
+        if (!options.cart) throw new AppError('INTERNAL', 'checkout needs the cart service');
+        const lines = await options.cart.getCartLines(buyer.userId);
+        const result = await placeOrder(buyer.userId, key, lines);
+        // The order consumed these lines (a replay clears what an earlier attempt failed to
+        // clear); lines added meanwhile stay.
+        if (lines.length > 0) {
+          try {
+            await options.cart.clearCart(buyer.userId, lines);
+          } catch (err) {
+            onError(err, 'checkout.clearCart');
+          }
         }
-      }
-      return result;
-    },
+        return result;
+      }),
 
     placeOrder,
 
