@@ -4,7 +4,8 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { MODULES } from '../src/apps/modules.ts';
-import { buildApp, LOG_REDACT } from '../src/http/app.ts';
+import { buildApp } from '../src/http/app.ts';
+import { LOG_REDACT } from '../src/shared/log-redact.ts';
 import { pglite } from './support/engines.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 

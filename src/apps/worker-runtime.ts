@@ -3,7 +3,7 @@
  * tests: the jobs port, every module's event consumers and the outbox relay.
  */
 import type { Config } from '../config/config.ts';
-import type { PeriodicTask, WebModule } from '../http/app.ts';
+import type { PeriodicTask, WebModule } from '../modules/module.ts';
 import type { Consumer } from '../platform/events/events.ts';
 import { createOutboxRelay } from '../platform/events/outbox-relay.ts';
 import type { JobState } from '../platform/jobs/jobs.ts';

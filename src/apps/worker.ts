@@ -6,7 +6,7 @@
  * the web process runs the worker itself (RUN_WORKER_IN_WEB), since one process owns DATA_DIR.
  */
 import pino from 'pino';
-import { LOG_REDACT } from '../http/app.ts';
+import { LOG_REDACT } from '../shared/log-redact.ts';
 import { MODULES } from './modules.ts';
 import { loadConfigOrExit, migrateAll, startPlatform } from './runtime.ts';
 import { startWorker } from './worker-runtime.ts';

@@ -4,23 +4,16 @@
  * then every module's routes. No listening here: entry points and tests decide that.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyRequest,
-  LogController,
-  type RawReplyDefaultExpression,
-  type RawRequestDefaultExpression,
-  type RawServerDefault,
-} from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyRequest, LogController } from 'fastify';
 import { Type } from 'typebox';
 import type { Config } from '../config/config.ts';
-import type { Consumer } from '../platform/events/events.ts';
+import type { WebModule } from '../modules/module.ts';
 import type { Platform } from '../platform/platform.ts';
 import { routerOf } from '../platform/sql/router/replicated-sql.ts';
-import type { MigrationSet } from '../platform/sql/sql.ts';
 import { AppError } from '../shared/errors.ts';
-import { cookieSecure, registerAuth, registerSignInSteps, type SignInStep } from './auth.ts';
+import { LOG_REDACT } from '../shared/log-redact.ts';
+import type { ApiApp } from './api-app.ts';
+import { cookieSecure, registerAuth, registerSignInSteps } from './auth.ts';
 import { registerCookies } from './cookies.ts';
 import { registerCors } from './cors.ts';
 import { registerObjectRoutes } from './media-serving.ts';
@@ -33,38 +26,6 @@ import { ProblemSchema } from './schemas.ts';
 import { securityHeaders } from './security-headers.ts';
 import { registerSpa } from './spa.ts';
 import { validatorCompiler } from './validation.ts';
-
-export type ApiApp = FastifyInstance<
-  RawServerDefault,
-  RawRequestDefaultExpression,
-  RawReplyDefaultExpression,
-  FastifyBaseLogger,
-  TypeBoxTypeProvider
->;
-
-/** What a business module gives the web process. */
-export type WebModule = Readonly<{
-  name: string;
-  migrations: MigrationSet;
-  routes?: (app: ApiApp, deps: ModuleDeps) => void | Promise<void>;
-  /** The module's event consumers; the worker subscribes them (docs/architecture.md, Events and jobs). */
-  consumers?: (deps: ModuleDeps) => readonly Consumer[];
-  /** Work the worker repeats on a timer (roll-ups, clean-ups); must be safe in several workers at once. */
-  tasks?: (deps: TaskDeps) => readonly PeriodicTask[];
-  /** Reacts to the object-created signal of an upload (the local store's `/uploads` route); a failure fails the upload. */
-  onObjectCreated?: (deps: ModuleDeps) => (key: string) => Promise<void>;
-  /** Runs in the request that signs a visitor in or up, before its answer (the cart merges the anonymous cart). */
-  onSignIn?: (deps: ModuleDeps) => SignInStep;
-}>;
-
-/** A task the worker runs every `everyMs`, never overlapping itself; a failure is logged and retried next time. */
-export type PeriodicTask = Readonly<{ name: string; everyMs: number; run(): Promise<unknown> }>;
-
-export type ModuleDeps = Readonly<{ config: Config; platform: Platform }>;
-
-/** A module's periodic tasks also get the worker's log, for a line about what a run did. */
-export type TaskDeps = ModuleDeps &
-  Readonly<{ log: { info(fields: object, msg: string): void; error(fields: object, msg: string): void } }>;
 
 export type AppOptions = Readonly<{
   config: Config;
@@ -83,13 +44,8 @@ export type BuiltApp = Readonly<{
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * Generated request ids: UUID-shaped, a random 80-bit prefix per process and a 48-bit counter
- * (unique across instances and restarts with overwhelming odds, and in order within a process),
- * for the price of two small-integer hex conversions, where `randomUUID` costs every request a
- * draw from the entropy buffer. The counter is two 24-bit halves: V8 converts a small integer to
- * hex on a fast path and a number past 2^31 on a slow one (one 48-bit conversion made the whole id
- * take 2.8× as long here). Past 2^48 ids it starts again from 0 (a process would need centuries
- * at a million requests a second).
+ * Request ids: UUID-shaped, a random prefix per process and a 48-bit counter, so unique across
+ * instances without an entropy draw per request; two 24-bit halves keep V8's fast hex path.
  */
 function requestIds(): () => string {
   const hex = crypto
@@ -109,16 +65,6 @@ function requestIds(): () => string {
   };
 }
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-export const LOG_REDACT = [
-  'req.headers.cookie',
-  'req.headers.authorization',
-  'res.headers["set-cookie"]',
-  '*.password',
-  '*.passwordHash',
-  '*.password_hash',
-  'password',
-];
 
 export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   const { config, platform, modules } = options;

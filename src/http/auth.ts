@@ -1,20 +1,17 @@
 /**
  * The session cookie and who is asking. A hook resolves the cookie to a session through the
- * sessions port once per request; routes then call `requireUser` / `requireRole`. Services never
- * see the request: routes pass them the plain `Actor`.
+ * sessions port once per request; routes then call `currentActor` (and pass the plain `Actor`,
+ * src/shared/actor.ts, to services, which check it) or `requireUser` / `requireRole`. Services
+ * never see the request.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.ts';
+import type { SignInStep } from '../modules/module.ts';
 import type { Session, SessionStore } from '../platform/sessions/sessions.ts';
+import { type Actor, ROLES, type Role, requireRole as requireActorRole } from '../shared/actor.ts';
 import { AppError } from '../shared/errors.ts';
 
 export const SESSION_COOKIE = 'bazaar_session';
-
-export type Role = 'buyer' | 'seller' | 'admin';
-export const ROLES: readonly Role[] = ['buyer', 'seller', 'admin'];
-
-/** The signed-in user a service acts for. */
-export type Actor = Readonly<{ userId: string; role: Role }>;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -32,9 +29,6 @@ declare module 'fastify' {
     signedIn(request: FastifyRequest, session: Session): Promise<void>;
   }
 }
-
-/** What a module does when a session is signed in (WebModule.onSignIn): merge what it kept for the visitor. */
-export type SignInStep = (session: Session) => Promise<void>;
 
 /** Decorates the app with `signedIn`, running `steps` in order. */
 export function registerSignInSteps(app: FastifyInstance, steps: readonly SignInStep[]): void {
@@ -115,18 +109,14 @@ export async function publicActor(request: FastifyRequest): Promise<Actor | null
   }
 }
 
+/** The request's actor; 401 UNAUTHENTICATED without one (src/shared/actor.ts, `requireRole`). */
 export async function requireUser(request: FastifyRequest): Promise<Actor> {
-  const actor = await currentActor(request);
-  if (!actor) throw new AppError('UNAUTHENTICATED', 'sign in first: this needs a signed-in user');
-  return actor;
+  return requireActorRole(await currentActor(request));
 }
 
+/** The request's actor when it holds one of `roles` (admins hold all); else 401 or 403. */
 export async function requireRole(request: FastifyRequest, ...roles: Role[]): Promise<Actor> {
-  const actor = await requireUser(request);
-  if (!roles.includes(actor.role) && actor.role !== 'admin') {
-    throw new AppError('FORBIDDEN', `this needs the ${roles.join(' or ')} role`);
-  }
-  return actor;
+  return requireActorRole(await currentActor(request), ...roles);
 }
 
 /** Sets the session cookie: HttpOnly, SameSite=Lax, Secure unless served to localhost over http. */

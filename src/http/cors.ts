@@ -5,7 +5,7 @@
  * other origin gets no CORS headers, so browsers keep its scripts from reading answers; the
  * cross-site check in app.ts still refuses its state-changing requests.
  */
-import type { ApiApp } from './app.ts';
+import type { ApiApp } from './api-app.ts';
 
 const METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
 const REQUEST_HEADERS = 'content-type, idempotency-key, x-request-id';

@@ -23,7 +23,7 @@ import type { UploadTokens } from '../platform/objects/local/upload-tokens.ts';
 import { isValidKey, PUBLIC_PREFIX } from '../platform/objects/object-checks.ts';
 import type { ObjectInfo, ObjectStore } from '../platform/objects/objects.ts';
 import { AppError } from '../shared/errors.ts';
-import type { ApiApp } from './app.ts';
+import type { ApiApp } from './api-app.ts';
 
 export type ObjectRoutesOptions = Readonly<{
   objects: ObjectStore;

@@ -16,7 +16,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { RouteOptions } from 'fastify';
 import { type TSchema, Type } from 'typebox';
-import type { ApiApp } from './app.ts';
+import type { ApiApp } from './api-app.ts';
 import { TITLE } from './problem.ts';
 
 type Security = ReadonlyArray<Readonly<Record<string, readonly string[]>>>;

@@ -1,6 +1,9 @@
-/** Schemas every module's routes share: problem documents, ids, text, pagination. */
-import { type TSchema, type TStringOptions, Type } from 'typebox';
-import { UUID_PATTERN } from '../shared/ids.ts';
+/**
+ * Schemas of the HTTP edge that every module's routes share: the problem document, route id
+ * params, response maps. Ids and free text for the modules' own schemas: src/shared/schemas.ts.
+ */
+import { type TSchema, Type } from 'typebox';
+import { Uuid } from '../shared/schemas.ts';
 
 export const ProblemSchema = Type.Object(
   {
@@ -14,19 +17,6 @@ export const ProblemSchema = Type.Object(
   },
   { $id: 'Problem', additionalProperties: true, description: 'RFC 9457 problem document' },
 );
-
-export const Uuid = Type.String({ pattern: UUID_PATTERN, description: 'UUIDv7' });
-
-/** Matches text without NUL, which PostgreSQL cannot store in text or jsonb. */
-export const NO_NUL = '^[^\\u0000]*$';
-
-/**
- * Every free-text field a route takes (bodies, queries, headers): a string that refuses NUL with
- * 400 INVALID_INPUT before it can reach the database. Fields with their own stricter pattern
- * (ids, slugs, cursors) already exclude NUL and keep it.
- */
-export const Text = (options: Omit<TStringOptions, 'pattern'> = {}) =>
-  Type.String({ ...options, pattern: NO_NUL });
 
 export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 

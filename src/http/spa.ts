@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, gzipSync, constants as zlib } from 'node:zlib';
 import type { FastifyBaseLogger } from 'fastify';
 import { AppError } from '../shared/errors.ts';
-import type { ApiApp } from './app.ts';
+import type { ApiApp } from './api-app.ts';
 import { MEDIA_CACHE_CONTROL, matchesAny } from './media-serving.ts';
 
 /** The SPA's sources (web/) and its build (web/dist), next to src/ in the repository. */

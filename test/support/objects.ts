@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';
-import type { ApiApp } from '../../src/http/app.ts';
+import type { ApiApp } from '../../src/http/api-app.ts';
 import { type ObjectRoutesOptions, registerObjectRoutes } from '../../src/http/media-serving.ts';
 import { sendProblem } from '../../src/http/problem.ts';
 import { createLocalObjects } from '../../src/platform/objects/local/local-objects.ts';

@@ -1,5 +1,5 @@
 /** /api/analytics/*: thin; the service decides who may ask. */
-import type { ApiApp } from '../../http/app.ts';
+import type { ApiApp } from '../../http/api-app.ts';
 import { currentActor } from '../../http/auth.ts';
 import { problems } from '../../http/schemas.ts';
 import {

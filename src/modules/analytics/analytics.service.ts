@@ -4,8 +4,8 @@
  * Sellers and admins only. Answers are as fresh as the last roll-up (every few seconds).
  */
 import { sql } from 'kysely';
-import type { Actor } from '../../http/auth.ts';
 import type { Platform } from '../../platform/platform.ts';
+import type { Actor } from '../../shared/actor.ts';
 import { AppError, invalidInput, notFound } from '../../shared/errors.ts';
 import { type CatalogService, createCatalogService } from '../catalog/index.ts';
 import { rollupClickstream } from './analytics.rollup.ts';

@@ -1,9 +1,10 @@
 /** analytics: clickstream roll-ups and the questions sellers ask of them. */
 import { fileURLToPath } from 'node:url';
-import type { WebModule } from '../../http/app.ts';
+import type { WebModule } from '../module.ts';
 import { analyticsRoutes } from './analytics.routes.ts';
 import { createAnalyticsService } from './analytics.service.ts';
-import { leaderboardConsumer, leaderboardRoutes } from './leaderboards.ts';
+import { leaderboardRoutes } from './leaderboards.routes.ts';
+import { createLeaderboards, leaderboardConsumer } from './leaderboards.ts';
 
 export const analyticsModule: WebModule = {
   name: 'analytics',
@@ -13,7 +14,7 @@ export const analyticsModule: WebModule = {
   },
   routes: (app, deps) => {
     analyticsRoutes(app, createAnalyticsService(deps.platform));
-    leaderboardRoutes(app, deps.platform, deps);
+    leaderboardRoutes(app, createLeaderboards(deps));
   },
   consumers: (deps) => [leaderboardConsumer(deps)],
   tasks: ({ config, platform }) => {

@@ -6,16 +6,13 @@
  * between the update and its record (handleExternalOnce), which could count one order twice:
  * acceptable for a ranking, and stated.
  */
-import { Type } from 'typebox';
-import type { ApiApp, ModuleDeps } from '../../http/app.ts';
-import { problems } from '../../http/schemas.ts';
 import type { Consumer } from '../../platform/events/events.ts';
 import { handleExternalOnce } from '../../platform/events/handle-once.ts';
-import type { Platform } from '../../platform/platform.ts';
 import { createCatalogService } from '../catalog/index.ts';
+import type { ModuleDeps } from '../module.ts';
 import { createUsersService } from '../users/index.ts';
 
-type Period = 'week' | 'all';
+export type Period = 'week' | 'all';
 type OrderEvent = {
   lines: { productId: string; sellerId: string; quantity: number }[];
   /** When the order was placed (ISO 8601); events written before it was added lack it. */
@@ -57,66 +54,39 @@ export function leaderboardConsumer({ platform }: ModuleDeps): Consumer {
   };
 }
 
-const LeaderboardQuery = Type.Object(
-  {
-    period: Type.Optional(Type.Union([Type.Literal('week'), Type.Literal('all')], { default: 'week' })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
-  },
-  { additionalProperties: false },
-);
+export type ProductBoard = {
+  period: string;
+  items: { rank: number; productId: string; title: string | null; unitsSold: number }[];
+};
+export type SellerBoard = {
+  period: string;
+  items: { rank: number; sellerId: string; name: string | null; unitsSold: number }[];
+};
 
-const ProductBoard = Type.Object({
-  period: Type.String(),
-  items: Type.Array(
-    Type.Object({
-      rank: Type.Integer(),
-      productId: Type.String(),
-      title: Type.Union([Type.String(), Type.Null()]),
-      unitsSold: Type.Integer(),
-    }),
-  ),
-});
-const SellerBoard = Type.Object({
-  period: Type.String(),
-  items: Type.Array(
-    Type.Object({
-      rank: Type.Integer(),
-      sellerId: Type.String(),
-      name: Type.Union([Type.String(), Type.Null()]),
-      unitsSold: Type.Integer(),
-    }),
-  ),
-});
+/** Reads the boards: the top `limit` of a period, best first; entries cancelled out to 0 are left out. */
+export type Leaderboards = Readonly<{
+  products(period: Period, limit: number): Promise<ProductBoard>;
+  sellers(period: Period, limit: number): Promise<SellerBoard>;
+}>;
 
-export function leaderboardRoutes(app: ApiApp, platform: Platform, deps: ModuleDeps): void {
+export function createLeaderboards({ config, platform }: ModuleDeps): Leaderboards {
   const catalog = createCatalogService(platform);
-  const users = createUsersService({ config: deps.config, platform });
+  const users = createUsersService({ config, platform });
   const periodLabel = (p: Period) => (p === 'all' ? 'all' : isoWeek(new Date()));
+  // Ask for a few more: cancelled-out entries (score 0) are left out.
+  const top = async (what: 'products' | 'sellers', period: Period, limit: number) =>
+    (await platform.kv.ztop(setName(what, period, new Date()), limit + 20))
+      .filter((e) => e.score > 0)
+      .slice(0, limit);
 
-  app.get(
-    '/api/leaderboards/products',
-    {
-      schema: {
-        tags: ['leaderboards'],
-        operationId: 'getProductLeaderboard',
-        summary: 'Best-selling products this ISO week (UTC) or of all time, by units sold',
-        querystring: LeaderboardQuery,
-        response: { 200: ProductBoard, ...problems(400) },
-      },
-    },
-    async (request) => {
-      const period = request.query.period ?? 'week';
-      // Ask for a few more: cancelled-out entries (score 0) are left out.
-      const top = (
-        await platform.kv.ztop(setName('products', period, new Date()), (request.query.limit ?? 10) + 20)
-      )
-        .filter((e) => e.score > 0)
-        .slice(0, request.query.limit ?? 10);
-      const products = await catalog.getProducts(top.map((e) => e.member));
+  return {
+    async products(period, limit) {
+      const entries = await top('products', period, limit);
+      const products = await catalog.getProducts(entries.map((e) => e.member));
       const titles = new Map(products.map((p) => [p.id, p.title]));
       return {
         period: periodLabel(period),
-        items: top.map((e, i) => ({
+        items: entries.map((e, i) => ({
           rank: i + 1,
           productId: e.member,
           title: titles.get(e.member) ?? null,
@@ -124,30 +94,12 @@ export function leaderboardRoutes(app: ApiApp, platform: Platform, deps: ModuleD
         })),
       };
     },
-  );
-
-  app.get(
-    '/api/leaderboards/sellers',
-    {
-      schema: {
-        tags: ['leaderboards'],
-        operationId: 'getSellerLeaderboard',
-        summary: 'Top sellers this ISO week (UTC) or of all time, by units sold',
-        querystring: LeaderboardQuery,
-        response: { 200: SellerBoard, ...problems(400) },
-      },
-    },
-    async (request) => {
-      const period = request.query.period ?? 'week';
-      const top = (
-        await platform.kv.ztop(setName('sellers', period, new Date()), (request.query.limit ?? 10) + 20)
-      )
-        .filter((e) => e.score > 0)
-        .slice(0, request.query.limit ?? 10);
-      const names = await Promise.all(top.map((e) => users.getUser(e.member)));
+    async sellers(period, limit) {
+      const entries = await top('sellers', period, limit);
+      const names = await Promise.all(entries.map((e) => users.getUser(e.member)));
       return {
         period: periodLabel(period),
-        items: top.map((e, i) => ({
+        items: entries.map((e, i) => ({
           rank: i + 1,
           sellerId: e.member,
           name: names[i]?.name ?? null,
@@ -155,5 +107,5 @@ export function leaderboardRoutes(app: ApiApp, platform: Platform, deps: ModuleD
         })),
       };
     },
-  );
+  };
 }

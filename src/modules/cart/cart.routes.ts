@@ -7,12 +7,13 @@
  * that step fail, the next cart request merges it (once, however many requests race).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiApp, ModuleDeps } from '../../http/app.ts';
-import { type SignInStep, setSessionCookie } from '../../http/auth.ts';
+import type { ApiApp } from '../../http/api-app.ts';
+import { setSessionCookie } from '../../http/auth.ts';
 import { OPTIONAL_SESSION_SECURITY } from '../../http/openapi.ts';
 import { problems } from '../../http/schemas.ts';
 import type { Session } from '../../platform/sessions/sessions.ts';
 import { isUuid, uuidv7 } from '../../shared/ids.ts';
+import type { ModuleDeps, SignInStep } from '../module.ts';
 import { CartItemParams, CartSchema, SetQuantityBody } from './cart.schema.ts';
 import { type Cart, type CartOwner, type CartService, createCartService } from './cart.service.ts';
 

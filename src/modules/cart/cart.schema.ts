@@ -1,6 +1,6 @@
 /** HTTP shapes of the cart module (TypeBox): the strict quantity body and the cart response. */
 import { type Static, Type } from 'typebox';
-import { Uuid } from '../../http/schemas.ts';
+import { Uuid } from '../../shared/schemas.ts';
 import { CART_LIMITS } from './cart-lines.ts';
 
 export const CartItemParams = Type.Object({ productId: Uuid }, { additionalProperties: false });

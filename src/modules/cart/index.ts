@@ -1,6 +1,6 @@
 /** cart: buyers' and anonymous visitors' carts on the kv port. Other modules import only this file. */
 import { fileURLToPath } from 'node:url';
-import type { WebModule } from '../../http/app.ts';
+import type { WebModule } from '../module.ts';
 import { cartRoutes, mergeAtSignIn } from './cart.routes.ts';
 
 export const cartModule: WebModule = {

@@ -8,8 +8,9 @@
  * replicas the cache port repeats every delete after the replicas' allowed lag: see
  * `repeatDeletesAfterMs` in src/platform/cache/cache.ts.)
  */
-import type { ModuleDeps } from '../../http/app.ts';
+
 import type { Consumer } from '../../platform/events/events.ts';
+import type { ModuleDeps } from '../module.ts';
 import { createCatalogCache, type ProductChange } from './catalog.cache.ts';
 import type { CatalogDb } from './catalog.tables.ts';
 

@@ -7,9 +7,10 @@
  * listings stay one query. After the change commits, the product's cached detail and listings
  * are invalidated (a published product's; drafts are never cached).
  */
-import type { ModuleDeps } from '../../http/app.ts';
+
 import type { Consumer } from '../../platform/events/events.ts';
 import { handleOnce } from '../../platform/events/handle-once.ts';
+import type { ModuleDeps } from '../module.ts';
 import { createCatalogCache } from './catalog.cache.ts';
 import * as repo from './catalog.repo.ts';
 import type { CatalogDb, StoredPhoto } from './catalog.tables.ts';

@@ -13,10 +13,10 @@
  * changed before it returns, on this instance and, through the cache's bus, on the others; the
  * `catalog.cache-invalidation` consumer repeats it from the write's event.
  */
-import type { Actor } from '../../http/auth.ts';
 import { appendEvents, type NewEvent } from '../../platform/events/outbox.ts';
 import type { ObjectStore } from '../../platform/objects/objects.ts';
 import type { DomainDb } from '../../platform/sql/sql.ts';
+import { type Actor, requireRole } from '../../shared/actor.ts';
 import { AppError, forbidden, invalidInput, notFound } from '../../shared/errors.ts';
 import { isUuid, uuidv7 } from '../../shared/ids.ts';
 import type { CatalogCache, ProductChange } from './catalog.cache.ts';
@@ -172,7 +172,7 @@ export function createCatalogProducts(
     },
 
     async listSellerProducts(actor, input) {
-      const seller = requireSeller(actor);
+      const seller = requireRole(actor, 'seller');
       const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor, 'newest');
       return page(
         db.write,
@@ -215,7 +215,7 @@ export function createCatalogProducts(
     },
 
     async createProduct(actor, input) {
-      const seller = requireSeller(actor);
+      const seller = requireRole(actor, 'seller');
       const at = now();
       const values = newProductValues(input, { sellerId: seller.userId, createdAt: at });
       const product = await db.write.transaction().execute(async (trx) => {
@@ -229,7 +229,7 @@ export function createCatalogProducts(
     },
 
     async updateProduct(actor, id, input) {
-      const user = requireUser(actor);
+      const user = requireRole(actor);
       if (Object.keys(input).length === 0) throw invalidInput('send at least one field to change');
       const changes = productChanges(input, now());
       const [existing, product] = await db.write.transaction().execute(async (trx) => {
@@ -249,7 +249,7 @@ export function createCatalogProducts(
     },
 
     async deleteProduct(actor, id) {
-      const user = requireUser(actor);
+      const user = requireRole(actor);
       const existing = await db.write.transaction().execute(async (trx) => {
         const existing = await repo.findProduct(trx, id, true);
         mayChange(user, existing, id);
@@ -317,19 +317,6 @@ function changeOf(before: ChangedProduct | undefined, after: ChangedProduct | un
     categoryIds: [before?.categoryId, after?.categoryId],
     leftPublic: before?.status === 'published' && after?.status !== 'published',
   };
-}
-
-function requireUser(actor: Actor | null): Actor {
-  if (!actor) throw new AppError('UNAUTHENTICATED', 'sign in first: this needs a signed-in user');
-  return actor;
-}
-
-function requireSeller(actor: Actor | null): Actor {
-  const user = requireUser(actor);
-  if (user.role !== 'seller' && user.role !== 'admin') {
-    throw forbidden('this needs the seller role');
-  }
-  return user;
 }
 
 const isOwnerOrAdmin = (actor: Actor | null, p: { sellerId: string }): boolean =>

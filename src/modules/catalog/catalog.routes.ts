@@ -3,7 +3,7 @@
  * decides (including who may do what), this file maps to HTTP.
  */
 import { Type } from 'typebox';
-import type { ApiApp } from '../../http/app.ts';
+import type { ApiApp } from '../../http/api-app.ts';
 import { currentActor, publicActor, withoutSession } from '../../http/auth.ts';
 import { frozenJson } from '../../http/fast-path.ts';
 import { OPTIONAL_SESSION_SECURITY } from '../../http/openapi.ts';

@@ -4,8 +4,8 @@
  * and the database repeats them as CHECK constraints.
  */
 import { type Static, Type } from 'typebox';
-import { NO_NUL, Text, Uuid } from '../../http/schemas.ts';
 import { UUID_PATTERN } from '../../shared/ids.ts';
+import { NO_NUL, Text, Uuid } from '../../shared/schemas.ts';
 
 export const LIMITS = {
   titleMax: 200,

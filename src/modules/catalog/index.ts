@@ -1,6 +1,6 @@
 /** catalog: categories, products, listing and search. Other modules import only this file. */
 import { fileURLToPath } from 'node:url';
-import type { WebModule } from '../../http/app.ts';
+import type { WebModule } from '../module.ts';
 import { cacheInvalidationConsumer } from './catalog.invalidation.ts';
 import { photoProjectionConsumer } from './catalog.photos.ts';
 import { catalogRoutes } from './catalog.routes.ts';

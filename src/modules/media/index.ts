@@ -1,6 +1,6 @@
 /** media: product photos, their uploads and the image job. Other modules import only this file. */
 import { fileURLToPath } from 'node:url';
-import type { WebModule } from '../../http/app.ts';
+import type { WebModule } from '../module.ts';
 import { processPhotoConsumer } from './media.jobs.ts';
 import { mediaRoutes } from './media.routes.ts';
 import { createMediaService } from './media.service.ts';

@@ -13,13 +13,13 @@
  *   once, however often the job runs.
  */
 import type { Readable } from 'node:stream';
-import type { ModuleDeps } from '../../http/app.ts';
 import type { Consumer, DomainEvent } from '../../platform/events/events.ts';
 import { handleOnce, isProcessed } from '../../platform/events/handle-once.ts';
 import { appendEvents } from '../../platform/events/outbox.ts';
 import type { ObjectStore } from '../../platform/objects/objects.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
 import { AppError } from '../../shared/errors.ts';
+import type { ModuleDeps } from '../module.ts';
 import { inspectImage, makeVariants, tooLargeReason, variantKey } from './images.ts';
 import { MEDIA_LIMITS } from './media.schema.ts';
 import type { MediaDb, StoredVariant } from './media.tables.ts';

@@ -1,5 +1,5 @@
 /** /api/products/:id/photos and /api/photos/:photoId/complete. Thin: the service decides. */
-import type { ApiApp } from '../../http/app.ts';
+import type { ApiApp } from '../../http/api-app.ts';
 import { currentActor, publicActor } from '../../http/auth.ts';
 import { OPTIONAL_SESSION_SECURITY } from '../../http/openapi.ts';
 import { IdParams, problems } from '../../http/schemas.ts';

@@ -1,6 +1,6 @@
 /** The media module's wire format and limits (docs/modules/media.md lists them). */
 import { type Static, Type } from 'typebox';
-import { Text, Uuid } from '../../http/schemas.ts';
+import { Text, Uuid } from '../../shared/schemas.ts';
 
 export const MEDIA_LIMITS = {
   /** Bytes of one upload. */

@@ -6,11 +6,11 @@
  * (media.jobs.ts) does the rest. Product ownership comes from the catalog's public service.
  */
 import { type Kysely, sql } from 'kysely';
-import type { Actor } from '../../http/auth.ts';
 import { appendEvents } from '../../platform/events/outbox.ts';
 import type { Kv } from '../../platform/kv/kv.ts';
 import type { ObjectStore } from '../../platform/objects/objects.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
+import { type Actor, requireRole } from '../../shared/actor.ts';
 import { AppError, forbidden, notFound } from '../../shared/errors.ts';
 import { isUuid, uuidv7 } from '../../shared/ids.ts';
 import { type CatalogService, createCatalogService } from '../catalog/index.ts';
@@ -105,7 +105,7 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
   }
 
   async function ownedPhoto(actor: Actor | null, photoId: string): Promise<PhotoRow> {
-    const user = requireUser(actor);
+    const user = requireRole(actor, 'seller');
     const photo = await findPhoto(db.write, photoId);
     if (!photo) throw notFound(`photo ${photoId}`);
     if (user.role !== 'admin' && photo.seller_id !== user.userId) {
@@ -162,7 +162,7 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
 
   return {
     async requestUpload(actor, productId, input) {
-      const user = requireUser(actor);
+      const user = requireRole(actor, 'seller');
       const contentType = input.contentType.split(';')[0]!.trim().toLowerCase();
       if (!(ACCEPTED_TYPES as readonly string[]).includes(contentType)) {
         throw new AppError(
@@ -274,10 +274,4 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
       return rows.map((r) => toPhoto(r, full));
     },
   };
-}
-
-function requireUser(actor: Actor | null): Actor {
-  if (!actor) throw new AppError('UNAUTHENTICATED', 'sign in first: this needs a signed-in user');
-  if (actor.role !== 'seller' && actor.role !== 'admin') throw forbidden('this needs the seller role');
-  return actor;
 }

@@ -5,10 +5,11 @@
  * between send and record (handleExternalOnce); the Message-ID derives from the event id, so
  * even that rare repeat is recognisable as the same message downstream.
  */
-import type { ModuleDeps } from '../../http/app.ts';
+
 import type { Consumer, DomainEvent } from '../../platform/events/events.ts';
 import { handleExternalOnce } from '../../platform/events/handle-once.ts';
 import type { MailMessage } from '../../platform/mail/mail.ts';
+import type { ModuleDeps } from '../module.ts';
 import { createUsersService } from '../users/index.ts';
 import {
   mailboxOf,

@@ -3,7 +3,7 @@
  * consumers that send them through the mail port. Other modules import only this file.
  */
 import { fileURLToPath } from 'node:url';
-import type { WebModule } from '../../http/app.ts';
+import type { WebModule } from '../module.ts';
 import { notificationConsumers } from './consumers.ts';
 
 export const notificationsModule: WebModule = {

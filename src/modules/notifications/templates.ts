@@ -8,7 +8,7 @@
  * subjects and text (a name cannot forge a header or a fake line). Money is minor units plus an
  * ISO 4217 currency, formatted with Intl.NumberFormat (en-US).
  */
-import type { Role } from '../../http/auth.ts';
+import type { Role } from '../../shared/actor.ts';
 
 export type RenderedMail = Readonly<{ subject: string; text: string; html: string }>;
 export type Person = Readonly<{ name: string; email: string }>;

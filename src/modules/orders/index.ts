@@ -1,7 +1,7 @@
 /** orders: checkout (a saga over catalog stock), the buyer's orders, sellers' shipping. Other modules import only this file. */
 import { fileURLToPath } from 'node:url';
-import type { WebModule } from '../../http/app.ts';
 import { createCartService } from '../cart/index.ts';
+import type { WebModule } from '../module.ts';
 import { ordersRoutes } from './orders.routes.ts';
 import { createOrdersService } from './orders.service.ts';
 

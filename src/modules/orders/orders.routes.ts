@@ -2,10 +2,9 @@
  * /api/orders (the buyer) and /api/seller/orders (sellers). Thin: the schema validates, the
  * service decides, this file maps to HTTP. Every answer is private to the signed-in user.
  */
-import type { ApiApp } from '../../http/app.ts';
+import type { ApiApp } from '../../http/api-app.ts';
 import { currentActor } from '../../http/auth.ts';
 import { IdParams, problems } from '../../http/schemas.ts';
-import { runIdempotent } from '../../platform/sql/router/idempotent.ts';
 import {
   CheckoutHeaders,
   OrderListQuery,
@@ -44,11 +43,8 @@ export function ordersRoutes(app: ApiApp, orders: OrdersService): void {
       },
     },
     async (request, reply) => {
-      // Idempotent by its key: the router may run its transactions again after a failover.
       const actor = await currentActor(request);
-      const { order, created } = await runIdempotent(() =>
-        orders.checkout(actor, request.headers['idempotency-key']),
-      );
+      const { order, created } = await orders.checkout(actor, request.headers['idempotency-key']);
       return reply
         .status(created ? 201 : 200)
         .header('location', `/api/orders/${order.id}`)

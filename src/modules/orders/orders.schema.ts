@@ -1,7 +1,7 @@
 /** The orders module's wire format as TypeBox schemas; limits live here and in the docs. */
 import { type Static, Type } from 'typebox';
-import { Uuid } from '../../http/schemas.ts';
 import { UUID_PATTERN } from '../../shared/ids.ts';
+import { Uuid } from '../../shared/schemas.ts';
 
 export const LIMITS = {
   /** Lines in one order (the cart's own limit is 100). */

@@ -11,10 +11,10 @@
  * Multi-seller orders: each seller ships their own lines; the order turns `shipped` when every
  * line has shipped. Once any line has shipped the buyer can no longer cancel.
  */
-import type { Actor } from '../../http/auth.ts';
 import { appendEvents, type NewEvent } from '../../platform/events/outbox.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
-import { AppError, forbidden, notFound } from '../../shared/errors.ts';
+import { type Actor, requireRole } from '../../shared/actor.ts';
+import { AppError, notFound } from '../../shared/errors.ts';
 import { type CatalogService, createCatalogService } from '../catalog/index.ts';
 import {
   type CheckoutFaults,
@@ -47,7 +47,8 @@ export type PlaceResult = Readonly<{ order: Order; created: boolean }>;
 export interface OrdersService {
   /**
    * Turns the actor's cart into an order under `idempotencyKey` (see checkout.ts for the saga),
-   * then clears the cart. Same key + same cart → the same order (created: false).
+   * then clears the cart. Same key + same cart → the same order (created: false). Runs as the SQL
+   * port's idempotent work: after a failover its transactions may run again.
    */
   checkout(actor: Actor | null, idempotencyKey: string): Promise<PlaceResult>;
   /** The saga on given lines, without the cart (what `checkout` runs after reading it). */
@@ -133,29 +134,31 @@ export function createOrdersService(
   }
 
   return {
-    async checkout(actor, key) {
-      const buyer = requireUser(actor);
-      if (!options.cart) throw new AppError('INTERNAL', 'checkout needs the cart service');
-      const lines = await options.cart.getCartLines(buyer.userId);
-      const result = await placeOrder(buyer.userId, key, lines);
-      // The order consumed these lines (a replay clears what an earlier attempt failed to
-      // clear); lines added meanwhile stay.
-      if (lines.length > 0) {
-        try {
-          await options.cart.clearCart(buyer.userId, lines);
-        } catch (err) {
-          onError(err, 'checkout.clearCart');
+    // Idempotent by its key: the router may run its transactions again after a failover.
+    checkout: (actor, key) =>
+      platform.sql.idempotent(async () => {
+        const buyer = requireRole(actor);
+        if (!options.cart) throw new AppError('INTERNAL', 'checkout needs the cart service');
+        const lines = await options.cart.getCartLines(buyer.userId);
+        const result = await placeOrder(buyer.userId, key, lines);
+        // The order consumed these lines (a replay clears what an earlier attempt failed to
+        // clear); lines added meanwhile stay.
+        if (lines.length > 0) {
+          try {
+            await options.cart.clearCart(buyer.userId, lines);
+          } catch (err) {
+            onError(err, 'checkout.clearCart');
+          }
         }
-      }
-      return result;
-    },
+        return result;
+      }),
 
     placeOrder,
 
     reconcileCheckouts: () => saga.reconcile(),
 
     async listOrders(actor, input) {
-      const buyer = requireUser(actor);
+      const buyer = requireRole(actor);
       const rows = await repo.listOrders(
         db.write,
         buyer.userId,
@@ -180,11 +183,11 @@ export function createOrdersService(
     },
 
     async getOrder(actor, id) {
-      return ownOrder(requireUser(actor).userId, id.toLowerCase());
+      return ownOrder(requireRole(actor).userId, id.toLowerCase());
     },
 
     async cancelOrder(actor, rawId) {
-      const buyerId = requireUser(actor).userId;
+      const buyerId = requireRole(actor).userId;
       const id = rawId.toLowerCase();
       const order = await db.write.transaction().execute(async (trx) => {
         const found = await repo.findOrder(trx, buyerId, id, true);
@@ -210,7 +213,7 @@ export function createOrdersService(
     },
 
     async deliverOrder(actor, rawId) {
-      const buyerId = requireUser(actor).userId;
+      const buyerId = requireRole(actor).userId;
       const id = rawId.toLowerCase();
       await db.write.transaction().execute(async (trx) => {
         const found = await repo.findOrder(trx, buyerId, id, true);
@@ -231,7 +234,7 @@ export function createOrdersService(
     },
 
     async listSellerOrders(actor, input) {
-      const seller = requireSeller(actor);
+      const seller = requireRole(actor, 'seller');
       const rows = await repo.listSellerOrders(
         db.write,
         seller.userId,
@@ -249,7 +252,7 @@ export function createOrdersService(
     },
 
     async shipOrder(actor, rawId) {
-      const sellerId = requireSeller(actor).userId;
+      const sellerId = requireRole(actor, 'seller').userId;
       const orderId = rawId.toLowerCase();
       // The projection names the buyer, the shard key of the order.
       const part = await repo.findSellerOrder(db.write, sellerId, orderId);
@@ -291,17 +294,6 @@ export function createOrdersService(
       return sellerOrder(sellerId, orderId);
     },
   };
-}
-
-function requireUser(actor: Actor | null): Actor {
-  if (!actor) throw new AppError('UNAUTHENTICATED', 'sign in first: this needs a signed-in user');
-  return actor;
-}
-
-function requireSeller(actor: Actor | null): Actor {
-  const user = requireUser(actor);
-  if (user.role !== 'seller' && user.role !== 'admin') throw forbidden('this needs the seller role');
-  return user;
 }
 
 const sellersOf = (lines: readonly repo.OrderLineRow[]): string[] => [

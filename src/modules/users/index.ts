@@ -1,6 +1,6 @@
 /** users: accounts, sign-up, sign-in, roles. Other modules import only this file. */
 import { fileURLToPath } from 'node:url';
-import type { WebModule } from '../../http/app.ts';
+import type { WebModule } from '../module.ts';
 import { usersRoutes } from './users.routes.ts';
 
 export const usersModule: WebModule = {

@@ -3,9 +3,9 @@
  * Everything here reads from the primary: sign-in must see the latest throttle counters, and a
  * user who just signed up must find their own account.
  */
-import type { Role } from '../../http/auth.ts';
 import { appendEvents } from '../../platform/events/outbox.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
+import type { Role } from '../../shared/actor.ts';
 import type { UserRow, UsersDb } from './users.tables.ts';
 
 export type NewUserRow = Readonly<{

@@ -5,7 +5,7 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import { Type } from 'typebox';
-import type { ApiApp, ModuleDeps } from '../../http/app.ts';
+import type { ApiApp } from '../../http/api-app.ts';
 import {
   clearSessionCookie,
   currentActor,
@@ -16,6 +16,7 @@ import {
 import { OPTIONAL_SESSION_SECURITY } from '../../http/openapi.ts';
 import { problems } from '../../http/schemas.ts';
 import { AppError } from '../../shared/errors.ts';
+import type { ModuleDeps } from '../module.ts';
 import { LoginBody, SessionEnvelope, SignupBody, UserEnvelope, type UserJson } from './users.schema.ts';
 import { createUsersService, type User } from './users.service.ts';
 

@@ -1,6 +1,6 @@
 /** HTTP shapes of the users module (TypeBox): request bodies are strict, responses explicit. */
 import { type Static, Type } from 'typebox';
-import { Text, Uuid } from '../../http/schemas.ts';
+import { Text, Uuid } from '../../shared/schemas.ts';
 import {
   EMAIL_MAX_LENGTH,
   NAME_MAX_LENGTH,

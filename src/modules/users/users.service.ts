@@ -9,9 +9,9 @@
  */
 import { type Algorithm, hash, verify } from '@node-rs/argon2';
 import type { Config } from '../../config/config.ts';
-import type { Role } from '../../http/auth.ts';
 import type { Platform } from '../../platform/platform.ts';
 import type { Session, SessionData } from '../../platform/sessions/sessions.ts';
+import type { Role } from '../../shared/actor.ts';
 import { AppError, invalidInput } from '../../shared/errors.ts';
 import { isUuid, uuidv7 } from '../../shared/ids.ts';
 import { createUsersRepo } from './users.repo.ts';

@@ -1,6 +1,6 @@
 /** Kysely types of the `users` schema (migrations/users). Only users.repo.ts uses them. */
 import type { ColumnType, Generated, Selectable } from 'kysely';
-import type { Role } from '../../http/auth.ts';
+import type { Role } from '../../shared/actor.ts';
 
 export type UsersTable = {
   id: string;

@@ -1,11 +1,13 @@
 /**
- * What both adapters share: per-domain handles over Kysely instances, migrations and ping.
+ * What both adapters share: per-domain handles over Kysely instances, migrations, ping and the
+ * idempotent-work mark (router/idempotent.ts; only the replica router's write handle acts on it).
  * An adapter supplies the Kysely instances (primary and, later, a read router) and a closer.
  */
 import { type Kysely, sql } from 'kysely';
 import { AppError } from '../../shared/errors.ts';
 import { pendingMigrations, runMigrations } from './migrations.ts';
 import { attachQueryCounter, createQueryCounter } from './query-counter.ts';
+import { runIdempotent } from './router/idempotent.ts';
 import type { Domain, DomainDb, SqlPort } from './sql.ts';
 
 export type KyselySqlPortOptions = Readonly<{
@@ -38,6 +40,7 @@ export function kyselySqlPort(options: KyselySqlPortOptions): SqlPort {
     },
     migrate: (sets, onApplied) => runMigrations(options.primary, sets, onApplied),
     pending: (sets) => pendingMigrations(options.primary, sets),
+    idempotent: runIdempotent,
     async ping(timeoutMs = 2000) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {

@@ -196,6 +196,32 @@ export function sqlContract(subject: SqlContractSubject): void {
         await port.ping();
       }));
 
+    it('when work runs as idempotent, then its transaction commits once and its answer or error comes back as is', () =>
+      withPort(async (port) => {
+        await port.migrate([fixture('beta')]);
+        const db = port.for<BetaDb>('beta' as Domain).write;
+        const inserted = await port.idempotent(() =>
+          db.transaction().execute(async (trx) => {
+            await trx.insertInto('items').values({ id: 7, name: 'once' }).execute();
+            return 'done';
+          }),
+        );
+        assert.equal(inserted, 'done');
+        assert.equal(
+          port.idempotent(() => 42),
+          42,
+          'a synchronous answer stays synchronous',
+        );
+        await assert.rejects(
+          port.idempotent(async () => {
+            throw new Error('refused');
+          }),
+          /refused/,
+        );
+        const rows = await db.selectFrom('items').select(['id', 'name']).execute();
+        assert.deepEqual(rows, [{ id: 7, name: 'once' }]);
+      }));
+
     it('when closed twice, then the second close resolves too', () =>
       withPort(async (port) => {
         await port.ping();

@@ -48,6 +48,14 @@ export interface SqlPort {
   ): Promise<MigrationReport[]>;
   /** Names of migrations of the given sets not yet applied; empty when the schema is current. */
   pending(sets: readonly MigrationSet[]): Promise<string[]>;
+  /**
+   * Runs `fn` (and everything it starts) as work that is safe to run twice, such as checkout under
+   * its Idempotency-Key, and returns what it returns. Behind the replica router a write-handle
+   * transaction or statement in it that fails with a node error before commit runs again on the
+   * re-resolved primary (at most 3 tries within 10 s) instead of failing with UNAVAILABLE; never
+   * after a failure at commit. Elsewhere it only runs `fn`.
+   */
+  idempotent<T>(fn: () => T): T;
   /** Resolves when the database answers a trivial query within `timeoutMs`; rejects otherwise. */
   ping(timeoutMs?: number): Promise<void>;
   /** Closes every connection; pending queries finish first. Idempotent. */

@@ -4,7 +4,7 @@
  * a node error before commit is retried on the re-resolved primary — at most 3 tries within
  * 10 s — instead of answering 503 at once. A failure at commit is never retried (the commit may
  * have happened). Only wrap work that is safe to run twice, such as checkout under its
- * Idempotency-Key; module code stays `read`/`write` otherwise.
+ * Idempotency-Key. Modules reach it as the SQL port's `idempotent(fn)` (sql.ts), not from here.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
