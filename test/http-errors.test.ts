@@ -175,3 +175,39 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('HTTP while the server closes', () => {
+  it('when a request arrives on a kept-alive connection after close began, then a 503 problem with Connection: close', async () => {
+    const backend = BACKENDS.find((b) => !b.skip)!;
+    const t = await startTestApp(backend);
+    const base = await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const socket = connect(Number(new URL(base).port), '127.0.0.1');
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => {
+      answer += chunk;
+    });
+    const ended = new Promise<void>((r) => socket.once('close', () => r()));
+    // A request in flight when close begins (half its body sent), and a second one pipelined
+    // behind it: the first is answered as usual, the second is refused.
+    const body = JSON.stringify({ email: 'nobody@example.com', password: 'not-the-password' });
+    socket.write(
+      `POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const closed = t.close();
+    await new Promise((r) => setTimeout(r, 100));
+    socket.write(`${body.slice(10)}GET /api/categories HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await ended;
+    await closed;
+    const second = answer.indexOf('HTTP/1.1 503');
+    assert.ok(second > 0, `a first answer, then a 503:\n${answer}`);
+    assert.match(answer.slice(0, second), /^HTTP\/1\.1 (401|404) /, 'the request in flight was answered');
+    const { status, headers, body: problem } = parseRaw(answer.slice(second));
+    assert.equal(status, 503);
+    assert.match(headers, /\r\nconnection: close/);
+    assert.match(headers, /\r\nretry-after: 1/);
+    assertProblem(503, /content-type: ([^\r\n]+)/.exec(headers)?.[1] ?? null, problem, 'UNAVAILABLE');
+  });
+});

@@ -85,7 +85,8 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     },
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     childLoggerFactory: requestLogger,
-    return503OnClosing: true,
+    // Our own 503 while closing (below): a problem document, like every other error.
+    return503OnClosing: false,
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: false },
     // The router's errors (bad percent-encoding, over-long path segments) and the HTTP parser's
     // are problem documents too.
@@ -106,9 +107,21 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   // bodies are refused (415) before any handler runs.
   app.removeContentTypeParser(['text/plain']);
 
+  // From app.close() on, a request that still arrives (on a kept-alive connection) is refused
+  // with a 503 problem and `Connection: close`, so the client retries elsewhere.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     reply.headers(security.all);
+    if (closing) {
+      reply.header('connection', 'close');
+      return done(new AppError('UNAVAILABLE', 'this instance is shutting down', { retryAfterSeconds: 1 }));
+    }
     if (!UNSAFE.has(request.method)) return done();
     try {
       rejectCrossSite(request, config);
