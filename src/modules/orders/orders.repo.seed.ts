@@ -38,16 +38,7 @@ export async function claimKeysMany(
   if (claims.length === 0) return;
   await db
     .insertInto('idempotency_keys')
-    .columns([
-      'buyer_id',
-      'key',
-      'request_hash',
-      'order_id',
-      'state',
-      'lease_token',
-      'locked_until',
-      'created_at',
-    ])
+    .columns([...KEY_COLUMNS, 'created_at'])
     .expression(
       unnestRows([
         [claims.map((c) => c.buyerId), 'uuid'],
