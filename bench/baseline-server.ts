@@ -10,25 +10,15 @@
  *       GET /bench/product/:id                    the product page's statement
  *       GET /bench/listing/:scope/:categoryId     a category listing's first page (scope: top | child)
  *       GET /bench/search?q=                      a search's first page (relevance order)
+ *   node bench/baseline-server.ts ready <url>     a bare Fastify + `pg` process with a `/readyz` that asks the
+ *                                                 database `select 1` (what a process's start-up is set against)
  * The statements are captured at start from src/modules/catalog/catalog.repo.ts (its functions run
  * once against a Kysely that records instead of sending), so a change to the app's SQL changes the
  * baseline's with it. Prints `listening <port>` when ready, then one line per statement.
  */
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
-import {
-  type CompiledQuery,
-  type DatabaseConnection,
-  type Driver,
-  Kysely,
-  PostgresAdapter,
-  PostgresIntrospector,
-  PostgresQueryCompiler,
-} from 'kysely';
 import pg from 'pg';
-import * as repo from '../src/modules/catalog/catalog.repo.ts';
-import type { CatalogDb } from '../src/modules/catalog/catalog.tables.ts';
-import { toPrefixTsQuery } from '../src/modules/catalog/search.ts';
 
 const [mode, url] = process.argv.slice(2);
 const app = Fastify({ logger: false });
@@ -48,47 +38,6 @@ const product = {
   updatedAt: new Date().toISOString(),
 };
 
-/** The first page's size the app asks the database for: the default page of 20, plus one to see whether more follow. */
-const FIRST_PAGE_ROWS = 21;
-
-/** The one statement `run` sends through the app's catalog repository, with `SLOT` where the request's value goes. */
-async function captured(run: (db: repo.Db) => Promise<unknown>): Promise<CompiledQuery> {
-  const sent: CompiledQuery[] = [];
-  const connection: DatabaseConnection = {
-    executeQuery: async (query) => {
-      sent.push(query);
-      return { rows: [] };
-    },
-    // biome-ignore lint/correctness/useYield: never streamed; the type wants a generator
-    streamQuery: async function* () {
-      throw new Error('not streamed');
-    },
-  };
-  const driver: Driver = {
-    init: async () => {},
-    acquireConnection: async () => connection,
-    beginTransaction: async () => {},
-    commitTransaction: async () => {},
-    rollbackTransaction: async () => {},
-    releaseConnection: async () => {},
-    destroy: async () => {},
-  };
-  const db = new Kysely<CatalogDb>({
-    dialect: {
-      createAdapter: () => new PostgresAdapter(),
-      createDriver: () => driver,
-      createIntrospector: (k) => new PostgresIntrospector(k),
-      createQueryCompiler: () => new PostgresQueryCompiler(),
-    },
-  });
-  await run(db.withSchema('catalog'));
-  await db.destroy();
-  if (sent.length !== 1) throw new Error(`expected one statement, the repository sent ${sent.length}`);
-  return sent[0]!;
-}
-
-const SLOT = '<the request value>';
-
 if (mode === 'json') {
   app.get('/bench/:id', async () => product);
 } else if (mode === 'lookup' && url) {
@@ -100,8 +49,10 @@ if (mode === 'json') {
     return reply.type('application/json; charset=utf-8').send(body);
   });
 } else if (mode === 'sql' && url) {
+  // Loaded here: the other modes (a start-up baseline among them) must not pay for the app's code.
+  const { captured, FIRST_PAGE_ROWS, SLOT, repo, toPrefixTsQuery } = await import('./captured-sql.ts');
   const pool = new pg.Pool({ connectionString: url, max: 10 });
-  const statement = (name: string, query: CompiledQuery) => {
+  const statement = (name: string, query: Awaited<ReturnType<typeof captured>>) => {
     console.log(`${name}: ${query.sql.replace(/\s+/g, ' ')}`);
     if (!query.parameters.includes(SLOT)) throw new Error(`${name}: the request's value is not a parameter`);
     return async (value: string) => {
@@ -154,11 +105,19 @@ if (mode === 'json') {
     const tsquery = toPrefixTsQuery(request.query.q);
     return { items: tsquery === null ? [] : await search(tsquery) };
   });
+} else if (mode === 'ready' && url) {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  app.get('/readyz', async () => {
+    await pool.query('select 1');
+    return { status: 'ready' };
+  });
 } else {
-  console.error('usage: node bench/baseline-server.ts json | lookup <ids-file> | sql <postgres-url>');
+  console.error(
+    'usage: node bench/baseline-server.ts json | lookup <ids-file> | sql <postgres-url> | ready <postgres-url>',
+  );
   process.exit(2);
 }
 
-await app.listen({ host: '127.0.0.1', port: 0 });
+await app.listen({ host: '127.0.0.1', port: Number(process.env['PORT'] ?? 0) });
 const address = app.server.address();
 console.log(`listening ${typeof address === 'object' && address ? address.port : 0}`);

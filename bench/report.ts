@@ -53,6 +53,14 @@ const ABOUT: Record<string, { title: string; text: string }> = {
       'work itself; its peak memory includes the embedded database and the job queue, and it says nothing ' +
       'about object-store or CDN latency.',
   },
+  startup: {
+    title: 'Start-up and idle memory (`npm run bench:startup`)',
+    text:
+      'Spawn to the first `/readyz` 200, and resident memory once idle, for the web process on PostgreSQL ' +
+      'and embedded on PGlite, each set against a bare Fastify + pg process started in the same round. ' +
+      'It shows what loading the application costs before it serves; it does not include building the ' +
+      'web UI (SERVE_WEB=false) nor memory under load.',
+  },
   replicas: {
     title: 'Read replicas and read-your-writes (`npm run bench:replicas`)',
     text:
