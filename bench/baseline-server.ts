@@ -9,7 +9,11 @@
  *                                                 come (no mapping, no hooks, no cache, no clickstream):
  *       GET /bench/product/:id                    the product page's statement
  *       GET /bench/listing/:scope/:categoryId     a category listing's first page (scope: top | child)
- *       GET /bench/search?q=                      a search's first page (relevance order)
+ *       GET /bench/search?q=                      a search's first page (relevance order); sent unnamed,
+ *                                                 planned per query as the app sends it (its best plan
+ *                                                 depends on the words: a generic plan cannot know them)
+ *       GET /bench/search/explain?q=              that statement under EXPLAIN (ANALYZE, BUFFERS): its
+ *                                                 execution time and shared buffers touched
  *   node bench/baseline-server.ts ready <url>     a bare Fastify + `pg` process with a `/readyz` that asks the
  *                                                 database `select 1` (what a process's start-up is set against)
  * The statements are captured at start from src/modules/catalog/catalog.repo.ts (its functions run
@@ -52,12 +56,13 @@ if (mode === 'json') {
   // Loaded here: the other modes (a start-up baseline among them) must not pay for the app's code.
   const { captured, FIRST_PAGE_ROWS, SLOT, repo, toPrefixTsQuery } = await import('./captured-sql.ts');
   const pool = new pg.Pool({ connectionString: url, max: 10 });
-  const statement = (name: string, query: Awaited<ReturnType<typeof captured>>) => {
+  const statement = (name: string, query: Awaited<ReturnType<typeof captured>>, prepared = true) => {
     console.log(`${name}: ${query.sql.replace(/\s+/g, ' ')}`);
     if (!query.parameters.includes(SLOT)) throw new Error(`${name}: the request's value is not a parameter`);
-    return async (value: string) => {
+    return async (value: string, prefix = '') => {
       const values = query.parameters.map((p) => (p === SLOT ? value : p));
-      return (await pool.query({ name, text: query.sql, values })).rows;
+      const text = prefix + query.sql;
+      return (await pool.query(prepared && !prefix ? { name, text, values } : { text, values })).rows;
     };
   };
   const byId = statement('product', await captured((db) => repo.findProduct(db, SLOT)));
@@ -92,6 +97,7 @@ if (mode === 'json') {
     await captured((db) =>
       repo.listProducts(db, { status: 'published', tsquery: SLOT }, 'relevance', undefined, FIRST_PAGE_ROWS),
     ),
+    false,
   );
   app.get<{ Params: { id: string } }>('/bench/product/:id', async (request, reply) => {
     const [row] = await byId(request.params.id);
@@ -104,6 +110,17 @@ if (mode === 'json') {
   app.get<{ Querystring: { q: string } }>('/bench/search', async (request) => {
     const tsquery = toPrefixTsQuery(request.query.q);
     return { items: tsquery === null ? [] : await search(tsquery) };
+  });
+  app.get<{ Querystring: { q: string } }>('/bench/search/explain', async (request) => {
+    const tsquery = toPrefixTsQuery(request.query.q);
+    if (tsquery === null) return { tsquery, executionMs: 0, sharedBuffers: 0 };
+    const [row] = await search(tsquery, 'explain (analyze, buffers, format json) ');
+    const [plan] = (row as { 'QUERY PLAN': { 'Execution Time': number; Plan: Record<string, number> }[] })[
+      'QUERY PLAN'
+    ];
+    const buffers = (n: Record<string, number>) =>
+      (n['Shared Hit Blocks'] ?? 0) + (n['Shared Read Blocks'] ?? 0);
+    return { tsquery, executionMs: plan!['Execution Time'], sharedBuffers: buffers(plan!.Plan) };
   });
 } else if (mode === 'ready' && url) {
   const pool = new pg.Pool({ connectionString: url, max: 10 });

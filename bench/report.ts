@@ -61,6 +61,17 @@ const ABOUT: Record<string, { title: string; text: string }> = {
       'It shows what loading the application costs before it serves; it does not include building the ' +
       'web UI (SERVE_WEB=false) nor memory under load.',
   },
+  search: {
+    title: 'Search at catalog scale (`npm run bench:search`)',
+    text:
+      'Full-text search over 100,000 seeded products (`BENCH_PRODUCTS=400000` for more), by query class ' +
+      '(broad, narrow and multi-word queries, prefixes, one- and two-letter last words, no match), at 8 ' +
+      'connections with the cache off, next to the same SQL run bare; and, per class, the largest execution ' +
+      'time and shared buffers of one query run alone. It shows whether every class keeps its p99 under the ' +
+      'target and how the work of a query grows with the catalog (compare the buffers at two sizes); the ' +
+      "seeded vocabulary is small and regular, so it cannot show a real shop's mix of words, and latencies " +
+      'on a shared two-core machine move with its load.',
+  },
   replicas: {
     title: 'Read replicas and read-your-writes (`npm run bench:replicas`)',
     text:

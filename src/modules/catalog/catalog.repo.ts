@@ -3,7 +3,7 @@
  * decides read (replica-tolerant) versus write (primary) and transaction boundaries. Tables
  * resolve in the `catalog` schema through the domain handle.
  */
-import { type Kysely, type Selectable, sql } from 'kysely';
+import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely';
 import { precompiled } from '../../platform/sql/precompiled.ts';
 import type { Product, Sort } from './catalog.schema.ts';
 import type {
@@ -214,10 +214,19 @@ export type ProductFilter = Readonly<{
 }>;
 
 /**
+ * How many matches a relevance-ordered search ranks: the newest this many (by `created_at`, then
+ * id), found in an order an index serves. Ranking every match made a broad word cost as much as
+ * reading the whole catalog; ranking a bounded set keeps the work of any query near constant.
+ * Relevance pages therefore end after this many results (other sorts are not bounded).
+ */
+export const SEARCH_CANDIDATES = 200;
+
+/**
  * One page in keyset order: rows after `after` in the order of `sort`, at most `limit`. Every
  * order ends with the id, so it is total and a row is never skipped or repeated between pages.
  * All keys of an order run in one direction, so a row comparison `(key, id) < (…)` finds the
- * page start and the matching index serves it.
+ * page start and the matching index serves it. Relevance ranks only the newest
+ * `SEARCH_CANDIDATES` matches (`candidates` to change that, for tests).
  */
 export async function listProducts(
   db: Db,
@@ -225,18 +234,11 @@ export async function listProducts(
   sort: Sort,
   after: SortKey | undefined,
   limit: number,
+  candidates = SEARCH_CANDIDATES,
 ): Promise<ProductRecord[]> {
+  if (sort === 'relevance') return listByRelevance(db, filter, after, limit, candidates);
   const tsquery = filter.tsquery === undefined ? undefined : sql`to_tsquery('english', ${filter.tsquery})`;
-  const rank = tsquery === undefined ? undefined : sql<number>`ts_rank(search, ${tsquery})`;
-  let qb = db
-    .selectFrom('products')
-    .select(PRODUCT_COLUMNS)
-    // A literal, not a parameter, so the planner matches the partial indexes' predicate.
-    .$if(filter.status !== undefined, (q) => q.where('status', '=', sql.lit(filter.status!)))
-    .$if(filter.categoryId !== undefined, (q) => q.where('category_id', '=', filter.categoryId!))
-    .$if(filter.topCategoryId !== undefined, (q) => q.where('top_category_id', '=', filter.topCategoryId!))
-    .$if(filter.sellerId !== undefined, (q) => q.where('seller_id', '=', filter.sellerId!))
-    .$if(tsquery !== undefined, (q) => q.where(sql<boolean>`search @@ ${tsquery}`));
+  let qb = filtered(db, filter, tsquery).select(PRODUCT_COLUMNS);
 
   switch (sort) {
     case 'newest':
@@ -263,17 +265,69 @@ export async function listProducts(
         );
       }
       break;
-    case 'relevance': {
-      if (rank === undefined) throw new Error('relevance order needs a tsquery');
-      qb = qb.orderBy(rank, 'desc').orderBy('id', 'desc');
-      if (after?.sort === 'relevance') {
-        qb = qb.where(sql<boolean>`(${rank}, id) < (${after.key}::real, ${after.id}::uuid)`);
-      }
-      break;
-    }
   }
 
-  const rows = await (rank === undefined ? qb : qb.select(rank.as('rank'))).limit(limit).execute();
+  const rows = await qb.limit(limit).execute();
+  return rows.map(toRecord);
+}
+
+/** The products the filter admits (`tsquery`: a `to_tsquery` expression), unordered. */
+function filtered(db: Db, filter: ProductFilter, tsquery: RawBuilder<unknown> | undefined) {
+  return (
+    db
+      .selectFrom('products')
+      // A literal, not a parameter, so the planner matches the partial indexes' predicate.
+      .$if(filter.status !== undefined, (q) => q.where('status', '=', sql.lit(filter.status!)))
+      .$if(filter.categoryId !== undefined, (q) => q.where('category_id', '=', filter.categoryId!))
+      .$if(filter.topCategoryId !== undefined, (q) => q.where('top_category_id', '=', filter.topCategoryId!))
+      .$if(filter.sellerId !== undefined, (q) => q.where('seller_id', '=', filter.sellerId!))
+      .$if(tsquery !== undefined, (q) => q.where(sql<boolean>`search @@ ${tsquery}`))
+  );
+}
+
+/**
+ * A relevance page in three steps, so that no step grows with the number of matches:
+ * 1. candidates: the newest `candidates` matches, in the order of the `newest` listing. The
+ *    planner either walks a newest index and tests each row (a broad word: few rows per match)
+ *    or takes the matches from the GIN index and sorts them (a rare word: few matches).
+ * 2. ranked: `ts_rank` of the candidates only, the page cut by the cursor `(rank, id)`.
+ * 3. the page's rows, read by id.
+ * A row's rank depends on its own text alone, never on the other candidates, so a cursor stays
+ * valid while the candidates change.
+ */
+async function listByRelevance(
+  db: Db,
+  filter: ProductFilter,
+  after: SortKey | undefined,
+  limit: number,
+  candidates: number,
+): Promise<ProductRecord[]> {
+  if (filter.tsquery === undefined) throw new Error('relevance order needs a tsquery');
+  const tsquery = sql`to_tsquery('english', ${filter.tsquery})`;
+  const matches = filtered(db, filter, tsquery)
+    .select(['id', 'search'])
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(candidates)
+    .as('c');
+  const rank = sql<number>`ts_rank(c.search, ${tsquery})`;
+  const page = db
+    .selectFrom(matches)
+    .select(['c.id', rank.as('rank')])
+    .$if(after?.sort === 'relevance', (q) =>
+      q.where(sql<boolean>`(${rank}, c.id) < (${after!.key}::real, ${after!.id}::uuid)`),
+    )
+    .orderBy('rank', 'desc')
+    .orderBy('c.id', 'desc')
+    .limit(limit)
+    .as('r');
+  const rows = await db
+    .selectFrom(page)
+    .innerJoin('products as p', 'p.id', 'r.id')
+    .select([...PRODUCT_COLUMNS.map((c) => `p.${c}` as const), 'r.rank'])
+    .orderBy('r.rank', 'desc')
+    .orderBy('r.id', 'desc')
+    .execute();
   return rows.map(toRecord);
 }
 

@@ -57,7 +57,8 @@ export function catalogRoutes(app: ApiApp, catalog: CatalogService, clicks: Clic
         summary: 'List or search published products',
         description:
           'Keyset pagination: pass nextCursor as cursor for the next page. With q, the words must ' +
-          'all match (the last as a prefix) and the default order is relevance.',
+          'all match (the last, from 3 characters, as a prefix) and the default order is relevance, ' +
+          'which ranks the newest 200 matches: its pages end after 200 results.',
         querystring: ProductListQuery,
         response: { 200: ProductPageSchema, ...problems(400, 404) },
       },

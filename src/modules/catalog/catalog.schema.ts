@@ -172,7 +172,7 @@ export const ProductListQuery = Type.Object(
     q: Type.Optional(
       Text({
         maxLength: LIMITS.queryMax,
-        description: 'Search words; the last one matches as a prefix',
+        description: 'Search words; the last one, from 3 characters, matches as a prefix',
       }),
     ),
     sort: Type.Optional(SortSchema),

@@ -16,6 +16,8 @@ export const catalogModule: WebModule = {
   consumers: (deps) => [photoProjectionConsumer(deps), cacheInvalidationConsumer(deps)],
 };
 
+/** How many results relevance-ordered search pages reach in all (docs/modules/catalog.md, "Search"). */
+export { SEARCH_CANDIDATES } from './catalog.repo.ts';
 export type {
   CategoryTree,
   Product,

@@ -1,22 +1,31 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_QUERY_TOKENS, queryTokens, toPrefixTsQuery } from './search.ts';
+import { MAX_QUERY_TOKENS, MIN_PREFIX_LENGTH, queryTokens, toPrefixTsQuery } from './search.ts';
 
 describe('search query building', () => {
   it('when the text has several words, then all are required and the last is a prefix', () => {
-    assert.equal(toPrefixTsQuery('red mu'), 'red & mu:*');
+    assert.equal(toPrefixTsQuery('red mug'), 'red & mug:*');
     assert.equal(toPrefixTsQuery('  Red   Mug  '), 'Red & Mug:*');
     assert.equal(toPrefixTsQuery('mug'), 'mug:*');
   });
 
+  it('when the last word is shorter than three characters, then it is a whole word, not a prefix', () => {
+    assert.equal(MIN_PREFIX_LENGTH, 3);
+    assert.equal(toPrefixTsQuery('red mu'), 'red & mu');
+    assert.equal(toPrefixTsQuery('m'), 'm');
+    assert.equal(toPrefixTsQuery('usb c'), 'usb & c');
+    assert.equal(toPrefixTsQuery('mu red'), 'mu & red:*', 'only the last word can be a prefix');
+    assert.equal(toPrefixTsQuery('чай'), 'чай:*', 'characters, not bytes');
+  });
+
   it('when the text holds tsquery operators or quotes, then they only separate words', () => {
-    assert.equal(toPrefixTsQuery('a & | b'), 'a & b:*');
+    assert.equal(toPrefixTsQuery('a & | bee'), 'a & bee:*');
     assert.equal(
       toPrefixTsQuery("'; drop table catalog.products; --"),
       'drop & table & catalog & products:*',
     );
     assert.equal(toPrefixTsQuery('!red:* <-> (mug)'), 'red & mug:*');
-    assert.equal(toPrefixTsQuery("o'neil\\x"), 'o & neil & x:*');
+    assert.equal(toPrefixTsQuery("o'neil\\x"), 'o & neil & x');
   });
 
   it('when the text holds no letter or digit, then there is no query', () => {
@@ -26,16 +35,16 @@ describe('search query building', () => {
   });
 
   it('when the text has more words than the limit, then only the first ones count', () => {
-    const words = Array.from({ length: 25 }, (_, i) => `w${i}`);
+    const words = Array.from({ length: 25 }, (_, i) => `word${i}`);
     const tokens = queryTokens(words.join(' '));
     assert.equal(tokens.length, MAX_QUERY_TOKENS);
     assert.deepEqual(tokens, words.slice(0, MAX_QUERY_TOKENS));
-    assert.ok(toPrefixTsQuery(words.join(' '))!.endsWith(`w${MAX_QUERY_TOKENS - 1}:*`));
+    assert.ok(toPrefixTsQuery(words.join(' '))!.endsWith(`word${MAX_QUERY_TOKENS - 1}:*`));
   });
 
   it('when the text has accents, other scripts or compatibility forms, then letters and digits are kept', () => {
     assert.equal(toPrefixTsQuery('Café crème'), 'Café & crème:*');
-    assert.equal(toPrefixTsQuery('чайник 2л'), 'чайник & 2л:*');
+    assert.equal(toPrefixTsQuery('чайник 2л'), 'чайник & 2л');
     assert.equal(toPrefixTsQuery('ｍｕｇ ﬁne'), 'mug & fine:*');
     assert.equal(toPrefixTsQuery('Cafe\u0301'), 'Café:*', 'combining accents are composed first');
   });

@@ -21,13 +21,21 @@ export function queryTokens(text: string): string[] {
 }
 
 /**
+ * The shortest last word matched as a prefix. A prefix of one or two letters stands for hundreds
+ * of words: it narrows almost nothing and makes the index merge all their lists.
+ */
+export const MIN_PREFIX_LENGTH = 3;
+
+/**
  * A `to_tsquery` text that matches documents containing every word, the last one as a prefix
- * (`red mu` → `red & mu:*`, so results follow the visitor as they type); null when the text
- * holds no word at all, which callers answer with an empty result instead of a query.
+ * when it has at least `MIN_PREFIX_LENGTH` characters (`red mug` → `red & mug:*`, so results
+ * follow the visitor as they type; `red mu` → `red & mu`); null when the text holds no word at
+ * all, which callers answer with an empty result instead of a query.
  */
 export function toPrefixTsQuery(text: string): string | null {
   const tokens = queryTokens(text);
   if (tokens.length === 0) return null;
   const last = tokens.length - 1;
-  return tokens.map((token, i) => (i === last ? `${token}:*` : token)).join(' & ');
+  const prefix = [...tokens[last]!].length >= MIN_PREFIX_LENGTH;
+  return tokens.map((token, i) => (i === last && prefix ? `${token}:*` : token)).join(' & ');
 }
