@@ -1,38 +1,31 @@
 /**
  * The only place where adapters are chosen, once, from typed configuration. Everything else
- * receives the ports it needs.
+ * receives the ports it needs. Adapters are imported when chosen: a process loads the code (and
+ * the SDKs) of its own configuration only, which is most of its start-up time.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import pino from 'pino';
 import type { Config } from '../config/config.ts';
-import { type Cache, createCache, createPassThroughCache } from './cache/cache.ts';
+import type { Cache } from './cache/cache.ts';
 import type { EventsPort } from './events/events.ts';
 import { createJobsEvents } from './events/jobs/jobs-events.ts';
 import type { JobsPort } from './jobs/jobs.ts';
 import { createPgBossJobs } from './jobs/pgboss/pgboss-jobs.ts';
 import type { Kv } from './kv/kv.ts';
-import { createRedisKv } from './kv/redis/redis-kv.ts';
 import { createSqlKv } from './kv/sql/sql-kv.ts';
 import { createFileMailer } from './mail/file/file-mailer.ts';
 import type { Mailer } from './mail/mail.ts';
-import { createSmtpMailer } from './mail/smtp/smtp-mailer.ts';
 import { createLocalObjects } from './objects/local/local-objects.ts';
 import { createUploadTokens, type UploadTokens } from './objects/local/upload-tokens.ts';
 import type { ObjectStore } from './objects/objects.ts';
-import { createS3Client, createS3Objects } from './objects/s3/s3-objects.ts';
-import { type RedisHealth, redisOptions, watchRedis } from './redis-options.ts';
-import { createRedisSessionStore } from './sessions/redis/redis-sessions.ts';
+import type { RedisHealth } from './redis-options.ts';
 import type { SessionStore } from './sessions/sessions.ts';
 import { createSqlSessionStore } from './sessions/sql/sql-sessions.ts';
-import { openPglite } from './sql/pglite/pglite-sql.ts';
-import { createPostgresSql } from './sql/postgres/postgres-sql.ts';
 import { jobReadPosition } from './sql/router/job-read-position.ts';
 import { routerOf } from './sql/router/replicated-sql.ts';
 import type { SqlPort } from './sql/sql.ts';
 import { type BufferedAppender, createBufferedAppender } from './stream/buffered-appender.ts';
-import { createRedisStream } from './stream/redis/redis-stream.ts';
 import { createSqlStream } from './stream/sql/sql-stream.ts';
 import type { StreamPort } from './stream/stream.ts';
 import { createTelemetry, type Telemetry } from './telemetry/telemetry.ts';
@@ -75,9 +68,11 @@ export type PlatformOptions = Readonly<{
 export async function createPlatform(config: Config, options: PlatformOptions = {}): Promise<Platform> {
   const embedded = config.databaseUrl
     ? undefined
-    : await openPglite({ dataDir: options.inMemory ? undefined : config.dataDir });
+    : await (await import('./sql/pglite/pglite-sql.ts')).openPglite({
+        dataDir: options.inMemory ? undefined : config.dataDir,
+      });
   const sql = !embedded
-    ? await createPostgresSql({
+    ? await (await import('./sql/postgres/postgres-sql.ts')).createPostgresSql({
         url: config.databaseUrl!,
         poolSize: config.databasePoolSize,
         applicationName: `bazaar-${options.processName ?? 'web'}`,
@@ -95,7 +90,11 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
 
   // One Redis connection for sessions and kv; a command fails after one retry when Redis is down,
   // so sessions fail closed quickly instead of queueing.
-  const redis = config.redisUrl ? new Redis(redisOptions(config.redisUrl)) : undefined;
+  const redisSupport = config.redisUrl ? await import('./redis-options.ts') : undefined;
+  const redis =
+    config.redisUrl && redisSupport
+      ? new (await import('ioredis')).Redis(redisSupport.redisOptions(config.redisUrl))
+      : undefined;
   const redisLog = pino({ level: config.logLevel }).child({ component: 'redis' });
   // Once per outage and per connection, not at every reconnect attempt.
   const onRedisHealth = (health: RedisHealth) =>
@@ -105,17 +104,18 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
           'redis unreachable; reconnecting (sessions fail closed, the cache serves from memory)',
         )
       : redisLog.info({ client: health.client }, 'redis reachable again');
-  if (redis) watchRedis(redis, 'sessions-kv', onRedisHealth);
+  if (redis) redisSupport!.watchRedis(redis, 'sessions-kv', onRedisHealth);
   const sessionTtl = { idleMs: config.sessionIdleTtlMs, absoluteMs: config.sessionAbsoluteTtlMs };
   const sessions =
     config.sessionStore === 'redis'
-      ? createRedisSessionStore(redis!, sessionTtl)
+      ? (await import('./sessions/redis/redis-sessions.ts')).createRedisSessionStore(redis!, sessionTtl)
       : createSqlSessionStore(sql, sessionTtl);
 
-  const cache =
+  const caches = await import('./cache/cache.ts');
+  const cache: Cache =
     config.cache === 'none'
-      ? createPassThroughCache()
-      : createCache({
+      ? caches.createPassThroughCache()
+      : caches.createCache({
           redisUrl: config.cache === 'redis' ? config.redisUrl : undefined,
           prefix: config.cachePrefix,
           maxMemoryItems: config.cacheMemoryItems,
@@ -129,12 +129,18 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
         });
   const telemetry = createTelemetry({ sql, cache });
 
-  const kv: Kv = config.kvStore === 'redis' ? createRedisKv(redis!) : createSqlKv(sql);
+  const kv: Kv =
+    config.kvStore === 'redis'
+      ? (await import('./kv/redis/redis-kv.ts')).createRedisKv(redis!)
+      : createSqlKv(sql);
 
   const mailLog = pino({ level: config.logLevel }).child({ component: 'mail' });
   const mail =
     config.mailTransport === 'smtp'
-      ? createSmtpMailer({ url: config.smtpUrl!, from: config.mailFrom })
+      ? (await import('./mail/smtp/smtp-mailer.ts')).createSmtpMailer({
+          url: config.smtpUrl!,
+          from: config.mailFrom,
+        })
       : createFileMailer({
           dir: join(config.dataDir, 'mail'),
           from: config.mailFrom,
@@ -145,9 +151,10 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     config.objectStore === 'local'
       ? createUploadTokens({ secret: config.uploadSigningSecret ?? randomBytes(32) })
       : undefined;
+  const s3Objects = config.objectStore === 's3' ? await import('./objects/s3/s3-objects.ts') : undefined;
   const s3 =
-    config.objectStore === 's3'
-      ? createS3Client({
+    s3Objects !== undefined
+      ? s3Objects.createS3Client({
           endpoint: config.s3Endpoint,
           region: config.s3Region,
           forcePathStyle: config.s3ForcePathStyle,
@@ -157,7 +164,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       : undefined;
   const objects =
     s3 !== undefined
-      ? createS3Objects({
+      ? s3Objects!.createS3Objects({
           client: s3,
           bucket: config.s3Bucket!,
           mediaBaseUrl: config.mediaBaseUrl,
@@ -171,7 +178,9 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
 
   const stream =
     config.streamStore === 'redis'
-      ? createRedisStream(redis!, { prefix: config.streamPrefix })
+      ? (await import('./stream/redis/redis-stream.ts')).createRedisStream(redis!, {
+          prefix: config.streamPrefix,
+        })
       : createSqlStream(sql);
   const streamLog = pino({ level: config.logLevel }).child({ component: 'clickstream' });
   const clickstream = createBufferedAppender(stream, {

@@ -13,11 +13,13 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createTransport } from 'nodemailer';
+import type StreamTransport from 'nodemailer/lib/stream-transport';
 import { AppError } from '../../../shared/errors.ts';
 import { uuidv7 } from '../../../shared/ids.ts';
 import type { Mailer, MailMessage, SentMail } from '../mail.ts';
 import { inFlightGuard, toNodemailer, validateMessage } from '../message.ts';
+
+type StreamTransportInfo = StreamTransport.SentMessageInfo;
 
 /** pino-compatible: `(fields, message)`, e.g. `logger.info.bind(logger)`. */
 export type MailLog = (fields: Record<string, unknown>, message: string) => void;
@@ -34,7 +36,17 @@ export type FileMailerOptions = Readonly<{
 export function createFileMailer(options: FileMailerOptions): Mailer {
   const { dir, from, log, now = Date.now } = options;
   const markers = join(dir, '.sent');
-  const transport = createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
+  // nodemailer is loaded at the first send: a process that sends no mail never loads it.
+  type Composer = ReturnType<typeof import('nodemailer').createTransport<StreamTransportInfo>>;
+  let transport: Composer | undefined;
+  const composer = async (): Promise<Composer> => {
+    transport ??= (await import('nodemailer')).createTransport({
+      streamTransport: true,
+      buffer: true,
+      newline: 'windows',
+    });
+    return transport;
+  };
   const guard = inFlightGuard('file mailer');
 
   async function send(message: MailMessage): Promise<SentMail> {
@@ -45,7 +57,7 @@ export function createFileMailer(options: FileMailerOptions): Mailer {
       : undefined;
     try {
       if (marker && (await exists(marker))) return sent;
-      const { message: eml } = await transport.sendMail(toNodemailer(m));
+      const { message: eml } = await (await composer()).sendMail(toNodemailer(m));
       const name = `${m.date.toISOString().replace(/[-:]/g, '')}-${uuidv7(m.date.getTime())}.eml`;
       const file = join(dir, name);
       await mkdir(dir, { recursive: true });
@@ -76,7 +88,7 @@ export function createFileMailer(options: FileMailerOptions): Mailer {
   return {
     send: (message) => guard.run(() => send(message)),
     async close() {
-      if (await guard.close()) transport.close();
+      if (await guard.close()) transport?.close();
     },
   };
 }
