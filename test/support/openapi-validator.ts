@@ -44,7 +44,9 @@ export function responseChecker(doc: Document): (method: string, url: string, re
   const validators = new Map<string, ValidateFunction>();
 
   return (method, url, res) => {
-    const path = url.split('?')[0] ?? '/';
+    // The path the server routes, as a URL parser leaves it: `%2e%2e` is a dot segment, so
+    // `/api/cart/items/%2e%2e` reaches `/api/cart/`, not the item route.
+    const path = new URL(url, 'http://localhost').pathname;
     const route = routes.find((r) => r.regex.test(path));
     const verb = method.toLowerCase();
     const operation = route ? doc.paths[route.path]?.[verb] : undefined;
