@@ -281,7 +281,12 @@ try {
 
     // CACHE=none: every read reaches the database, as in the bare routes; CACHE=memory: the
     // catalog cache in front (nothing writes meanwhile).
-    const none = await startApp('postgres, cache none', { DATABASE_URL: url, CACHE: 'none' }, undefined);
+    // REDIS_URL empty: sessions and kv on PostgreSQL, whatever this process was given.
+    const none = await startApp(
+      'postgres, cache none',
+      { DATABASE_URL: url, REDIS_URL: '', CACHE: 'none' },
+      undefined,
+    );
     stops.push(none.stop);
     catalog = none.catalog;
     const cat = catalog;
@@ -326,7 +331,11 @@ try {
       'none',
       'the app: session check, validation, query, mapping, clickstream record',
     );
-    const memory = await startApp('postgres, cache memory', { DATABASE_URL: url, CACHE: 'memory' }, catalog);
+    const memory = await startApp(
+      'postgres, cache memory',
+      { DATABASE_URL: url, REDIS_URL: '', CACHE: 'memory' },
+      catalog,
+    );
     stops.push(memory.stop);
     const memorySides = memory.sides(
       'postgres',
@@ -372,8 +381,10 @@ try {
 
   const dir = await mkdtemp(join(tmpdir(), 'bazaar-bench-'));
   stops.push(() => rm(dir, { recursive: true, force: true }));
-  await prepare('pglite', { DATA_DIR: dir });
-  const lite = await startApp('pglite, cache none', { DATA_DIR: dir, CACHE: 'none' }, undefined);
+  // Empty values unset what this process was given: the embedded side must not reach PostgreSQL or Redis.
+  const embedded = { DATA_DIR: dir, DATABASE_URL: '', REDIS_URL: '' };
+  await prepare('pglite', embedded);
+  const lite = await startApp('pglite, cache none', { ...embedded, CACHE: 'none' }, undefined);
   stops.splice(stops.length - 1, 0, lite.stop); // stop the app before removing its directory
   const liteSides = lite.sides('pglite', 'none', 'the app on its embedded database (counted in its CPU)');
   for (const kind of KINDS) groups.get(kind)!.push(liteSides[kind]);

@@ -89,7 +89,8 @@ url.pathname = `/${name}`;
 const dir = await mkdtemp(join(tmpdir(), 'bazaar-bench-startup-'));
 await admin(`create database ${name}`);
 try {
-  const quiet = { LOG_LEVEL: 'warn' };
+  // Empty values unset what this process was given (a DATABASE_URL, a REDIS_URL): each side gets only its own.
+  const quiet = { LOG_LEVEL: 'warn', DATABASE_URL: '', REDIS_URL: '' };
   console.log('migrating the PostgreSQL database and seeding the embedded one (200 products)…');
   await runNode(['bin/bazaar.js', 'migrate'], { ...quiet, DATABASE_URL: url.toString() });
   await runNode(['bin/bazaar.js', 'seed', '--products', '200', '--sellers', '5', '--buyers', '5'], {
