@@ -23,7 +23,6 @@
  * BENCH_PRODUCTS (default 2000), BENCH_SECONDS per measurement (default 4, after a quarter of that unmeasured),
  * BENCH_ROUNDS (default 6), BENCH_CONNECTIONS (default 32). Prints a table and writes bench/results/api-*.json.
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,12 +30,17 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
   chooseLoadGenerator,
+  cpuUs,
+  createRunDatabase,
   freePort,
   type LoadResult,
   load,
   machine,
+  median,
   pick,
   runNode,
+  spread,
+  sqlOnce,
   startNode,
   table,
   waitReady,
@@ -75,24 +79,6 @@ async function postgresReachable(): Promise<boolean> {
   } finally {
     await c.end().catch(() => {});
   }
-}
-
-/** A database of this run's own (never a fixed name: two runs at once must not drop each other's). */
-async function createRunDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `bazaar_bench_${process.pid}_${Date.now().toString(36)}`;
-  const admin = async (statement: string) => {
-    const c = new pg.Client({ connectionString: adminUrl });
-    await c.connect();
-    try {
-      await c.query(statement);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`create database ${name}`);
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return { url: u.toString(), drop: () => admin(`drop database if exists ${name} with (force)`) };
 }
 
 type Category = { slug: string; id: string; scope: 'top' | 'child' };
@@ -214,25 +200,6 @@ async function startApp(
   };
 }
 
-/** CPU time of a process so far, in µs (Linux: utime + stime in /proc/PID/stat, clock ticks of 10 ms). */
-function cpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-/** `median (min–max)` of per-round ratios; `-` when there are none. */
-const spread = (xs: number[]): string =>
-  xs.length === 0
-    ? '-'
-    : `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
-
 type Measured = LoadResult & { cpuUsPerRequest: number; load1: number };
 
 console.log(
@@ -262,15 +229,12 @@ try {
 
   let catalog: Catalog | undefined;
   if (await postgresReachable()) {
-    const database = await createRunDatabase();
+    const database = await createRunDatabase(adminUrl, 'api');
     stops.push(database.drop);
     const url = database.url;
     await prepare('postgres', { DATABASE_URL: url });
     // Bulk-loaded tables have no planner statistics until autovacuum gets to them.
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query('analyze');
-    await client.end();
+    await sqlOnce(url, 'analyze');
 
     const sqlServer = await startNode(['bench/baseline-server.ts', 'sql', url], {}, /listening (\d+)/);
     stops.push(() => sqlServer.stop());

@@ -41,7 +41,7 @@
  * the cache-on restart to teardown; profiling slows them, so read such a run's profiles, not its
  * figures).
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
@@ -52,9 +52,11 @@ import { fleetDown, fleetPorts, readFleet } from '../ops/stack/stack-fleet.ts';
 import { prng } from '../src/apps/seed-data.ts';
 import {
   chooseLoadGenerator,
+  cpuUs,
   type LoadResult,
   load,
   machine,
+  median,
   type ResponseCounters,
   responseCounters,
   runNode,
@@ -212,13 +214,6 @@ async function redisGets(): Promise<number> {
   return Number(/^cmdstat_get:calls=(\d+)/m.exec(info)?.[1] ?? 0);
 }
 
-/** CPU time of a process so far, in µs (Linux: utime + stime in /proc/PID/stat, clock ticks of 10 ms). */
-function cpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
 const webPids = (...names: string[]) =>
   readFleet(dir)!
     .processes.filter((p) => names.includes(p.name))
@@ -287,7 +282,6 @@ async function measure(
 
 /** Equal-length runs of one server as one: mean req/s, CPU per response over all, median latencies. */
 function summed(runs: readonly Row[]): Row {
-  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   const responses = runs.reduce((n, r) => n + r.responses, 0);
   return {
     ...runs[runs.length - 1]!,

@@ -27,15 +27,17 @@
  * writes bench/results/search-*.json.
  */
 import { loadavg } from 'node:os';
-import pg from 'pg';
 import {
   chooseLoadGenerator,
+  createRunDatabase,
   freePort,
   type LoadResult,
   load,
   machine,
+  median,
   pick,
   runNode,
+  sqlOnce,
   startNode,
   table,
   waitReady,
@@ -69,38 +71,15 @@ const CLASSES: readonly { name: string; queries: readonly string[] }[] = [
   { name: 'no match', queries: ['zebra', 'xylophone', 'quantum flux', 'oak zebra', 'zzq'] },
 ];
 
-async function admin(url: string, statement: string): Promise<pg.QueryResult> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await c.query(statement);
-  } finally {
-    await c.end();
-  }
-}
-
 /** The database searched: BENCH_DATABASE_URL, or one of this run's own (a unique name), dropped at the end. */
 async function database(): Promise<{ url: string; drop(): Promise<void> }> {
   if (reuseUrl) return { url: reuseUrl, drop: async () => {} };
-  const name = `bazaar_bench_search_${process.pid}_${Date.now().toString(36)}`;
-  await admin(adminUrl, `create database ${name}`);
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: () => admin(adminUrl, `drop database if exists ${name} with (force)`).then(),
-  };
+  return createRunDatabase(adminUrl, 'search');
 }
 
 type Side = { name: string; base: string; path: (q: string) => string };
 type Measured = LoadResult & { load1: number };
 type Work = { query: string; tsquery: string | null; executionMs: number; sharedBuffers: number };
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 console.log(
   `bench:search on ${machine()}; ${PRODUCTS} products, ${ROUNDS} rounds of ${SECONDS}s per side, ` +
@@ -120,8 +99,8 @@ try {
   );
   // Bulk-loaded tables have no planner statistics, and the GIN index holds the bulk load in its
   // pending list until a vacuum merges it: what autovacuum would do on a live shop.
-  await admin(db.url, 'vacuum analyze catalog.products');
-  const { rows } = await admin(db.url, 'select count(*)::int as n from catalog.products');
+  await sqlOnce(db.url, 'vacuum analyze catalog.products');
+  const { rows } = await sqlOnce(db.url, 'select count(*)::int as n from catalog.products');
   const products = (rows[0] as { n: number }).n;
 
   const bare = await startNode(['bench/baseline-server.ts', 'sql', db.url], {}, /listening (\d+)/);

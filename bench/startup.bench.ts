@@ -17,8 +17,16 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { freePort, machine, ROOT, runNode, table, writeResult } from './support.ts';
+import {
+  createRunDatabase,
+  freePort,
+  machine,
+  ROOT,
+  runNode,
+  spread,
+  table,
+  writeResult,
+} from './support.ts';
 
 const adminUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7);
@@ -65,29 +73,10 @@ async function start(side: Side): Promise<Start> {
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const spread = (xs: number[], digits = 2): string =>
-  `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
-
 console.log(`bench:startup on ${machine()}; ${ROUNDS} rounds`);
-const name = `bazaar_bench_startup_${process.pid}_${Date.now().toString(36)}`;
-const admin = async (statement: string) => {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  try {
-    await c.query(statement);
-  } finally {
-    await c.end();
-  }
-};
-const url = new URL(adminUrl);
-url.pathname = `/${name}`;
+const database = await createRunDatabase(adminUrl, 'startup');
+const url = new URL(database.url);
 const dir = await mkdtemp(join(tmpdir(), 'bazaar-bench-startup-'));
-await admin(`create database ${name}`);
 try {
   // Empty values unset what this process was given (a DATABASE_URL, a REDIS_URL): each side gets only its own.
   const quiet = { LOG_LEVEL: 'warn', DATABASE_URL: '', REDIS_URL: '' };
@@ -183,6 +172,6 @@ try {
   });
   console.log(`\nwritten ${file}`);
 } finally {
-  await admin(`drop database if exists ${name} with (force)`);
+  await database.drop();
   await rm(dir, { recursive: true, force: true });
 }

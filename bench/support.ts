@@ -1,10 +1,12 @@
 /** Helpers for benchmarks: child servers, free ports, load runs (wrk or autocannon), tables, JSON results. */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import pg from 'pg';
 import { ensureProgram } from '../ops/stack/stack-fleet.ts';
 
 export const ROOT = new URL('../', import.meta.url).pathname;
@@ -361,4 +363,53 @@ export function responseCounters(): ResponseCounters {
     },
   };
   return c;
+}
+
+/** The middle of `xs` (the mean of the two middle values for an even count). */
+export const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** `median (min–max)` of per-round figures; `-` when there are none. */
+export const spread = (xs: readonly number[], digits = 2): string =>
+  xs.length === 0
+    ? '-'
+    : `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
+
+/** CPU time of a process so far, in µs (Linux: utime + stime in /proc/PID/stat, clock ticks of 10 ms). */
+export function cpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** Runs one statement on its own connection to `url`. */
+export async function sqlOnce(url: string, statement: string): Promise<pg.QueryResult> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await c.query(statement);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * A database of this run's own on the server of `adminUrl` (never a fixed name: two runs at once
+ * must not drop each other's); `drop` removes it, and only it.
+ */
+export async function createRunDatabase(
+  adminUrl: string,
+  label: string,
+): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `bazaar_bench_${label}_${process.pid}_${Date.now().toString(36)}`;
+  await sqlOnce(adminUrl, `create database ${name}`);
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: () => sqlOnce(adminUrl, `drop database if exists ${name} with (force)`).then(() => {}),
+  };
 }
