@@ -1,17 +1,22 @@
 /**
  * npm run bench:replicas — the same read-heavy mix (95% catalog reads, 5% product edits by a
  * signed-in seller) against a primary alone and against the primary + 2 streaming replicas, in
- * one run, on a topology made by `bazaar stack db --replicas 2` in a temporary folder. Prints
- * req/s, the share of catalog reads served by the primary (pg_stat_statements on every node),
- * and the router's overhead per query versus a direct pool to the same replica.
+ * one run, on a topology made by `bazaar stack db --replicas 2` in a temporary folder. Both web
+ * processes run at once (one idle while the other is measured); each round measures both, in an
+ * order that alternates, and the ratio (replicas ÷ primary alone) is taken within the round.
+ * Prints, as median (min–max) over the rounds: req/s, p99, the web process's CPU per request,
+ * the share of catalog reads served by the primary (pg_stat_statements on every node), the
+ * ratios, the load average; and the router's overhead per query versus a direct pool to the
+ * same replica (alternated, once per round).
  * The app runs with CACHE=none: every catalog read reaches a database, which is what is measured.
  *
- * Settings: BENCH_PRODUCTS (default 2000), BENCH_SECONDS per measurement (default 10),
- * BENCH_CONNECTIONS (default 32), BENCH_QUERIES for the overhead loop (default 5000).
+ * Settings: BENCH_PRODUCTS (default 2000), BENCH_SECONDS per measurement (default 8),
+ * BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (default 32), BENCH_QUERIES for the overhead loop
+ * (default 5000).
  * Needs the PostgreSQL 15 server programs (the stack command installs them when missing).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Kysely, PostgresDialect, sql } from 'kysely';
@@ -21,10 +26,24 @@ import { loadConfig } from '../src/config/config.ts';
 import { createPlatform } from '../src/platform/platform.ts';
 import { createPostgresSql } from '../src/platform/sql/postgres/postgres-sql.ts';
 import { uuidv7 } from '../src/shared/ids.ts';
-import { freePort, machine, pick, runNode, startNode, table, waitReady, writeResult } from './support.ts';
+import {
+  type Child,
+  cpuUs,
+  freePort,
+  machine,
+  median,
+  pick,
+  runNode,
+  spread,
+  startNode,
+  table,
+  waitReady,
+  writeResult,
+} from './support.ts';
 
 const PRODUCTS = Number(process.env['BENCH_PRODUCTS'] ?? 2000);
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const QUERIES = Number(process.env['BENCH_QUERIES'] ?? 5000);
 const WRITE_SHARE = 0.05;
@@ -66,15 +85,21 @@ async function resetStatements(): Promise<void> {
   await Promise.all(ports.map((p) => onNode(p, 'select pg_stat_statements_reset()')));
 }
 
-type MixResult = { label: string; rps: number; p99: number; errors: number; non2xx: number; reads: number[] };
+type Measurement = {
+  rps: number;
+  p99: number;
+  /** CPU of the web process per response, µs. */
+  cpuUsPerRequest: number;
+  errors: number;
+  non2xx: number;
+  /** Catalog reads by node: primary, replica 1, replica 2. */
+  reads: number[];
+  /** 1-minute load average when the run ended. */
+  load: number;
+};
 
-async function measureMix(
-  label: string,
-  env: Record<string, string>,
-  ids: readonly string[],
-  own: readonly string[],
-  cookie: string,
-): Promise<MixResult> {
+/** A web process of one topology, started once and measured once per round. */
+async function startWeb(env: Record<string, string>): Promise<{ base: string; server: Child }> {
   const port = await freePort();
   const server = await startNode(
     ['src/apps/web.ts'],
@@ -84,54 +109,60 @@ async function measureMix(
       LOG_LEVEL: 'warn',
       SEED: 'false',
       MIGRATE_ON_START: 'false',
+      SERVE_WEB: 'false',
       CACHE: 'none',
     },
     null,
   );
   const base = `http://127.0.0.1:${port}`;
-  try {
-    await waitReady(base);
-    const run = (seconds: number) =>
-      autocannon({
-        url: base,
-        connections: CONNECTIONS,
-        duration: seconds,
-        requests: [
-          {
-            setupRequest: (req) => {
-              if (Math.random() < WRITE_SHARE) {
-                return {
-                  ...req,
-                  method: 'PATCH',
-                  path: `/api/products/${pick(own)}`,
-                  headers: { cookie, 'content-type': 'application/json' },
-                  body: JSON.stringify({ priceMinor: 1000 + Math.floor(Math.random() * 9000) }),
-                };
-              }
-              const path = Math.random() < 0.7 ? `/api/products/${pick(ids)}` : `/api/products?limit=20`;
-              return { ...req, method: 'GET', path, headers: {}, body: undefined as unknown as string };
-            },
+  await waitReady(base);
+  return { base, server };
+}
+
+async function measureMix(
+  web: { base: string; server: Child },
+  ids: readonly string[],
+  own: readonly string[],
+  cookie: string,
+): Promise<Measurement> {
+  const run = (seconds: number) =>
+    autocannon({
+      url: web.base,
+      connections: CONNECTIONS,
+      duration: seconds,
+      requests: [
+        {
+          setupRequest: (req) => {
+            if (Math.random() < WRITE_SHARE) {
+              return {
+                ...req,
+                method: 'PATCH',
+                path: `/api/products/${pick(own)}`,
+                headers: { cookie, 'content-type': 'application/json' },
+                body: JSON.stringify({ priceMinor: 1000 + Math.floor(Math.random() * 9000) }),
+              };
+            }
+            const path = Math.random() < 0.7 ? `/api/products/${pick(ids)}` : `/api/products?limit=20`;
+            return { ...req, method: 'GET', path, headers: {}, body: undefined as unknown as string };
           },
-        ],
-      });
-    await run(Math.max(1, Math.round(SECONDS / 4)));
-    await resetStatements();
-    const r = await run(SECONDS);
-    const reads = await catalogReads();
-    console.log(
-      `[${label}] ${Math.round(r.requests.average)} req/s, catalog reads by node ${reads.join(' / ')}`,
-    );
-    return {
-      label,
-      rps: r.requests.average,
-      p99: r.latency.p99,
-      errors: r.errors + r.timeouts,
-      non2xx: r.non2xx,
-      reads,
-    };
-  } finally {
-    await server.stop();
-  }
+        },
+      ],
+    });
+  await run(Math.max(1, Math.round(SECONDS / 4)));
+  await resetStatements();
+  const pid = web.server.process.pid!;
+  const cpuAtStart = cpuUs(pid);
+  const r = await run(SECONDS);
+  const cpu = cpuUs(pid) - cpuAtStart;
+  return {
+    rps: r.requests.average,
+    p99: r.latency.p99,
+    cpuUsPerRequest: cpu / Math.max(1, r.requests.total),
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+    reads: await catalogReads(),
+    load: loadavg()[0]!,
+  };
 }
 
 /** Mean µs per PK lookup: a direct Kysely pool to replica1 versus the router's read handle. */
@@ -240,47 +271,92 @@ async function main(): Promise<void> {
       await onNode<{ id: string }>(ports[0]!, `select id from catalog.products where status = 'published'`)
     ).map((r) => r.id);
 
-    const mixes = [
-      await measureMix('primary only', primaryOnly, ids, own, cookie),
-      await measureMix('primary + 2 replicas', withReplicas, ids, own, cookie),
+    const topologies = [
+      { label: 'primary only', web: await startWeb(primaryOnly), runs: [] as Measurement[] },
+      { label: 'primary + 2 replicas', web: await startWeb(withReplicas), runs: [] as Measurement[] },
     ];
-    const overhead = await routerOverhead(withReplicas, ids[0]!);
+    const overheads: { directUs: number; routerUs: number }[] = [];
+    try {
+      for (let round = 1; round <= ROUNDS; round++) {
+        const order = round % 2 === 1 ? topologies : [...topologies].reverse();
+        for (const t of order) {
+          const m = await measureMix(t.web, ids, own, cookie);
+          t.runs.push(m);
+          console.log(
+            `round ${round}/${ROUNDS} [${t.label}] ${Math.round(m.rps)} req/s, ${Math.round(m.cpuUsPerRequest)} µs CPU/req, ` +
+              `catalog reads by node ${m.reads.join(' / ')} (load ${m.load.toFixed(2)})`,
+          );
+        }
+        overheads.push(await routerOverhead(withReplicas, ids[0]!));
+      }
+    } finally {
+      for (const t of topologies) await t.web.server.stop();
+    }
 
     const share = (reads: number[]) => {
       const total = reads.reduce((a, b) => a + b, 0);
       return total === 0 ? 0 : reads[0]! / total;
     };
+    const [alone, replicated] = topologies as [(typeof topologies)[0], (typeof topologies)[0]];
+    const perRound = (f: (a: Measurement, r: Measurement) => number) =>
+      alone.runs.map((a, i) => f(a, replicated.runs[i]!));
+    const col = (runs: Measurement[], f: (m: Measurement) => number, digits = 0) =>
+      spread(runs.map(f), digits);
     console.log(
       `\n${table(
         [
           'topology',
           'req/s',
           'p99 ms',
+          'web CPU µs/req',
+          'req/s vs primary only (per round)',
+          'CPU/req vs primary only (per round)',
           'catalog reads on primary',
-          'reads primary/r1/r2',
           'errors',
           'non-2xx',
+          'load avg',
         ],
-        mixes.map((m) => [
-          m.label,
-          Math.round(m.rps),
-          m.p99,
-          `${(share(m.reads) * 100).toFixed(1)}%`,
-          m.reads.join(' / '),
-          m.errors,
-          m.non2xx,
+        topologies.map((t) => [
+          t.label,
+          col(t.runs, (m) => m.rps),
+          col(t.runs, (m) => m.p99),
+          col(t.runs, (m) => m.cpuUsPerRequest),
+          t === alone ? '1.00' : spread(perRound((a, r) => r.rps / a.rps)),
+          t === alone ? '1.00' : spread(perRound((a, r) => r.cpuUsPerRequest / a.cpuUsPerRequest)),
+          `${(median(t.runs.map((m) => share(m.reads))) * 100).toFixed(1)}%`,
+          t.runs.reduce((n, m) => n + m.errors, 0),
+          t.runs.reduce((n, m) => n + m.non2xx, 0),
+          `${Math.min(...t.runs.map((m) => m.load)).toFixed(1)}–${Math.max(...t.runs.map((m) => m.load)).toFixed(1)}`,
         ]),
       )}`,
     );
     console.log(
-      `router overhead per query: direct pool ${overhead.directUs.toFixed(1)} µs, router ${overhead.routerUs.toFixed(1)} µs ` +
-        `(+${(overhead.routerUs - overhead.directUs).toFixed(1)} µs) over ${QUERIES} sequential PK lookups on replica1`,
+      `\nmedian (min–max) over ${ROUNDS} rounds; ratios are taken within each round. The mix: 70% product pages, ` +
+        `25% first page of the newest listing, 5% price edits by a seller, ${CONNECTIONS} connections (autocannon, in this process).`,
+    );
+    const direct = overheads.map((o) => o.directUs);
+    const router = overheads.map((o) => o.routerUs);
+    console.log(
+      `router overhead per query: direct pool ${spread(direct, 1)} µs, router ${spread(router, 1)} µs ` +
+        `(+${spread(
+          overheads.map((o) => o.routerUs - o.directUs),
+          1,
+        )} µs) over ${QUERIES} sequential PK lookups on replica1, per round`,
     );
     const file = await writeResult('replicas', {
       machine: machine(),
-      settings: { products: PRODUCTS, seconds: SECONDS, connections: CONNECTIONS, writeShare: WRITE_SHARE },
-      mixes: mixes.map((m) => ({ ...m, primaryReadShare: share(m.reads) })),
-      overhead,
+      settings: {
+        products: PRODUCTS,
+        seconds: SECONDS,
+        rounds: ROUNDS,
+        connections: CONNECTIONS,
+        writeShare: WRITE_SHARE,
+      },
+      topologies: topologies.map((t) => ({
+        label: t.label,
+        runs: t.runs.map((m) => ({ ...m, primaryReadShare: share(m.reads) })),
+      })),
+      overheads,
     });
     console.log(`wrote ${file}`);
   } finally {
