@@ -60,6 +60,7 @@ import {
   type ResponseCounters,
   responseCounters,
   runNode,
+  spread,
   startNode,
   table,
   writeResult,
@@ -542,18 +543,24 @@ try {
     hitRatio(r),
     queriesPerRequest(r),
     r.l2ReadsPerRequest === undefined ? '-' : r.l2ReadsPerRequest.toFixed(3),
-    r === direct || r === json || r === bareLookup ? (r.rps / json.rps).toFixed(2) : '-',
+    r === json ? '1.00' : r === direct ? spread(pairRatios) : r === bareLookup ? spread(lookupRatios) : '-',
     Math.round(r.cpuUsPerRequest!),
-    r === direct || r === json || r === bareLookup
-      ? (json.cpuUsPerRequest! / r.cpuUsPerRequest!).toFixed(2)
-      : '-',
+    r === json
+      ? '1.00'
+      : r === direct || r === bareLookup
+        ? spread(
+            pairs.map(
+              (p) => p.json.cpuUsPerRequest! / p[r === direct ? 'direct' : 'lookup'].cpuUsPerRequest!,
+            ),
+          )
+        : '-',
     r.errors + r.non2xx,
     r.generator,
     r.load1,
   ]);
   console.log(`\n${table(headers, cells)}`);
   console.log(
-    `\nproduct detail direct / bare Fastify, per pair: ${pairRatios.map((x) => x.toFixed(2)).join(' ')} (the table shows the median pair)`,
+    `\nproduct detail direct / bare Fastify, per pair: ${pairRatios.map((x) => x.toFixed(2)).join(' ')} (the table shows the median pair's figures, and every ratio as median (min–max) over the pairs)`,
   );
   console.log(
     `bare lookup route / bare Fastify, per pair: ${lookupRatios.map((x) => x.toFixed(2)).join(' ')} (for information: a catalog held and each product's own body sent, nothing else)`,
