@@ -6,7 +6,7 @@
  * | key                                               | value                                | TTL    | tags                                                        |
  * |---------------------------------------------------|--------------------------------------|--------|-------------------------------------------------------------|
  * | `product:<id>`                                    | the public product, or null          | 5 min  | none: a change expires the key itself                       |
- * | `categories`                                      | every category row                   | 1 h    | `categories`                                                |
+ * | `categories`                                      | every category row, for the tree     | 1 h    | `categories`                                                |
  * | `listing:<category>:<seller>:<sort>:<limit>`      | first page of a listing              | 60 s   | `listings`, `listing:category:<id>` / `listing:seller:<id>` / `listing:all` |
  * | `search:<category>:<seller>:<sort>:<limit>:<tsquery>` | first page of a search          | 30 s   | `search`                                                    |
  *
@@ -15,7 +15,9 @@
  * or admin's own product reads, and the seller's own listing, never go through the cache. Every
  * entry may be served stale for `GRACE_MS` after expiry or invalidation when its loader fails
  * (the database is down). Pages after the first (a cursor) are not cached: their keys are as
- * many as the cursors a client can make, and they are read far less.
+ * many as the cursors a client can make, and they are read far less. Listings look their category
+ * up in the rows the catalog holds in process (catalog.categories.ts), which the first lookup
+ * loads through the `categories` entry and every tree read refreshes from it.
  */
 import type { Cache } from '../../platform/cache/cache.ts';
 import type { DomainDb } from '../../platform/sql/sql.ts';
@@ -65,7 +67,7 @@ export type CatalogCache = Readonly<{
   product(id: string, load: () => Promise<Product | null>): Promise<Product | null>;
   /** What `product(id)` would answer at once from this instance's memory (Cache.peek); undefined when it has to look further. */
   productNow(id: string): Product | null | undefined;
-  /** Every category row (a few dozen). */
+  /** Every category row (a few dozen), for the tree and for invalidation's category parents. */
   categories(): Promise<repo.Category[]>;
   /** The first page of a listing or search. */
   firstPage(scope: ListingScope, load: () => Promise<ProductPage>): Promise<ProductPage>;

@@ -20,6 +20,7 @@ import { type Actor, requireRole } from '../../shared/actor.ts';
 import { AppError, forbidden, invalidInput, notFound } from '../../shared/errors.ts';
 import { isUuid, uuidv7 } from '../../shared/ids.ts';
 import type { CatalogCache, ProductChange } from './catalog.cache.ts';
+import { createCategoryDirectory } from './catalog.categories.ts';
 import * as repo from './catalog.repo.ts';
 import {
   type CategoryTree,
@@ -75,6 +76,10 @@ export function createCatalogProducts(
   }>,
 ): CatalogProducts {
   const { db, now, cached } = deps;
+  const categories = createCategoryDirectory({
+    loadAll: () => cached.categories(),
+    findOne: (by) => repo.findCategory(db.read, by),
+  });
   // After a commit: a failed invalidation must not fail a write that happened. The
   // cache-invalidation consumer repeats it from the event (with retries); the TTL bounds the rest.
   const invalidate = (change: ProductChange) => cached.productChanged(change).catch(() => {});
@@ -115,6 +120,7 @@ export function createCatalogProducts(
   return {
     async listCategories() {
       const rows = await cached.categories();
+      categories.hold(rows);
       const tops = rows.filter((c) => c.parent_id === null);
       return tops.map((top) => ({
         id: top.id,
@@ -142,11 +148,7 @@ export function createCatalogProducts(
       let categoryId: string | undefined;
       if (input.category !== undefined) {
         const by = isUuid(input.category) ? { id: input.category.toLowerCase() } : { slug: input.category };
-        const rows = await cached.categories();
-        // Not among the cached rows: ask the database (a category added since, or none: 404).
-        const found =
-          rows.find((c) => ('id' in by ? c.id === by.id : c.slug === by.slug)) ??
-          (await repo.findCategory(db.read, by));
+        const found = await categories.find(by);
         if (!found) throw notFound(`category ${input.category}`);
         categoryId = found.id;
         category = found.parent_id === null ? { topCategoryId: found.id } : { categoryId: found.id };

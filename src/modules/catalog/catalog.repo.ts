@@ -4,7 +4,7 @@
  * resolve in the `catalog` schema through the domain handle.
  */
 import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely';
-import { precompiled } from '../../platform/sql/precompiled.ts';
+import { precompiled, precompiledByShape } from '../../platform/sql/precompiled.ts';
 import type { Product, Sort } from './catalog.schema.ts';
 import type {
   CatalogDb,
@@ -237,39 +237,84 @@ export async function listProducts(
   candidates = SEARCH_CANDIDATES,
 ): Promise<ProductRecord[]> {
   if (sort === 'relevance') return listByRelevance(db, filter, after, limit, candidates);
-  const tsquery = filter.tsquery === undefined ? undefined : sql`to_tsquery('english', ${filter.tsquery})`;
-  let qb = filtered(db, filter, tsquery).select(PRODUCT_COLUMNS);
-
-  switch (sort) {
-    case 'newest':
-      qb = qb.orderBy('created_at', 'desc').orderBy('id', 'desc');
-      if (after?.sort === 'newest') {
-        qb = qb.where(({ eb, refTuple, tuple }) =>
-          eb(refTuple('created_at', 'id'), '<', tuple(after.key, after.id)),
-        );
-      }
-      break;
-    case 'price_asc':
-      qb = qb.orderBy('price_minor', 'asc').orderBy('id', 'asc');
-      if (after?.sort === 'price_asc') {
-        qb = qb.where(({ eb, refTuple, tuple }) =>
-          eb(refTuple('price_minor', 'id'), '>', tuple(after.key, after.id)),
-        );
-      }
-      break;
-    case 'price_desc':
-      qb = qb.orderBy('price_minor', 'desc').orderBy('id', 'desc');
-      if (after?.sort === 'price_desc') {
-        qb = qb.where(({ eb, refTuple, tuple }) =>
-          eb(refTuple('price_minor', 'id'), '<', tuple(after.key, after.id)),
-        );
-      }
-      break;
-  }
-
-  const rows = await qb.limit(limit).execute();
+  const shape: ListingShape = {
+    sort,
+    status: filter.status,
+    category: filter.categoryId !== undefined,
+    topCategory: filter.topCategoryId !== undefined,
+    seller: filter.sellerId !== undefined,
+    tsquery: filter.tsquery !== undefined,
+    after: after?.sort === sort,
+  };
+  const rows = await listingByShape(db, shape, {
+    categoryId: filter.categoryId,
+    topCategoryId: filter.topCategoryId,
+    sellerId: filter.sellerId,
+    tsquery: filter.tsquery,
+    afterKey: after?.key,
+    afterId: after?.id,
+    limit,
+  });
   return rows.map(toRecord);
 }
+
+/** Which clauses a listing has: everything of its SQL text but the parameter values. */
+type ListingShape = Readonly<{
+  sort: Exclude<Sort, 'relevance'>;
+  /** Written into the text (a literal), so it is part of the shape. */
+  status: ProductStatus | undefined;
+  category: boolean;
+  topCategory: boolean;
+  seller: boolean;
+  tsquery: boolean;
+  after: boolean;
+}>;
+
+type ListingValues = Readonly<{
+  categoryId: string | undefined;
+  topCategoryId: string | undefined;
+  sellerId: string | undefined;
+  tsquery: string | undefined;
+  afterKey: Date | number | undefined;
+  afterId: string | undefined;
+  limit: number;
+}>;
+
+const KEYSET = {
+  newest: { key: 'created_at', direction: 'desc', after: '<' },
+  price_asc: { key: 'price_minor', direction: 'asc', after: '>' },
+  price_desc: { key: 'price_minor', direction: 'desc', after: '<' },
+} as const;
+
+// Listings are the hottest reads after the product page: built and compiled once per shape.
+const listingByShape = precompiledByShape(
+  (db: Db, shape: ListingShape, v: ListingValues) => {
+    const filter: ProductFilter = {
+      ...(shape.status !== undefined ? { status: shape.status } : {}),
+      ...(shape.category ? { categoryId: v.categoryId! } : {}),
+      ...(shape.topCategory ? { topCategoryId: v.topCategoryId! } : {}),
+      ...(shape.seller ? { sellerId: v.sellerId! } : {}),
+    };
+    const tsquery = shape.tsquery ? sql`to_tsquery('english', ${v.tsquery})` : undefined;
+    const order = KEYSET[shape.sort];
+    return filtered(db, filter, tsquery)
+      .select(PRODUCT_COLUMNS)
+      .$if(shape.after, (q) =>
+        q.where(({ eb, refTuple, tuple }) =>
+          eb(refTuple(order.key, 'id'), order.after, tuple(v.afterKey!, v.afterId!)),
+        ),
+      )
+      .orderBy(order.key, order.direction)
+      .orderBy('id', order.direction)
+      .limit(v.limit);
+  },
+  {
+    keyOf: (s) =>
+      `${s.sort}:${s.status ?? '*'}:${+s.category}${+s.topCategory}${+s.seller}${+s.tsquery}${+s.after}`,
+    // A search's best plan depends on its words, which a generic plan cannot know: planned per query.
+    prepare: (s) => !s.tsquery,
+  },
+);
 
 /** The products the filter admits (`tsquery`: a `to_tsquery` expression), unordered. */
 function filtered(db: Db, filter: ProductFilter, tsquery: RawBuilder<unknown> | undefined) {
