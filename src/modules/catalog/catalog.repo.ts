@@ -331,6 +331,13 @@ async function listByRelevance(
     .orderBy('id', 'desc')
     .limit(SEARCH_SAMPLE)
     .as('s');
+  // Stops at the count that decides: a broad query reads a few rows of the sample, not all.
+  const sampleHits = db
+    .selectFrom(sampled)
+    .select(sql<number>`1`.as('hit'))
+    .where(sql<boolean>`s.search @@ ${tsquery}`)
+    .limit(SEARCH_RARE_BELOW)
+    .as('h');
   const rare = sql<boolean>`(select hits < ${sql.lit(SEARCH_RARE_BELOW)} from sample)`;
   const walked = matching(filtered(db, filter, lookup))
     .select(['id', 'search'])
@@ -370,8 +377,7 @@ async function listByRelevance(
   const rows = await db
     .with(
       (cte) => cte('sample').materialized(),
-      (q) =>
-        q.selectFrom(sampled).select(sql<number>`count(*) filter (where s.search @@ ${tsquery})`.as('hits')),
+      (q) => q.selectFrom(sampleHits).select(sql<number>`count(*)`.as('hits')),
     )
     .selectFrom(page)
     .innerJoin('products as p', 'p.id', 'r.id')
