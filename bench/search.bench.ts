@@ -10,7 +10,8 @@
  *   narrow      one noun of one category group, 1–3 %
  *   multi-word  two or three words, correlated (a colour's two words) or not
  *   prefix      a last word of 3–5 letters, matched as a prefix
- *   short       a last word of 1–2 letters (a whole word, not a prefix)
+ *   short       a last word of 1–2 letters: a prefix after other words (two letters) or left out
+ *               (one); alone, a whole word
  *   no match    words no product has
  * Before the load, each query runs once under EXPLAIN (ANALYZE, BUFFERS): the table gives each
  * class's largest execution time and shared buffers touched, the work a query does whatever the

@@ -39,6 +39,7 @@ const JUDGED: [string, string, string, string][] = [
   ['espresso', 'Espresso cups, set of two', 'Small porcelain cups', KITCHEN],
   ['journal', 'Leather travel journal', 'A notebook bound in leather, for the road', NONFICTION],
   ['wool-socks', 'Wool socks', 'Warm socks, red and grey stripes', WOMENS],
+  ['red-mug', 'Red enamel mug', 'Camp mug, chip-resistant', CAMPING],
   ['quokka-plush', 'Quokka plush', 'A soft toy', CAMPING],
 ];
 const key = new Map(JUDGED.map(([k, title]) => [title, k]));
@@ -55,6 +56,9 @@ const JUDGEMENTS: { q: string; must: string[]; mustNot?: string[]; before?: [str
   { q: 'wool socks', must: ['wool-socks'] },
   { q: 'the wool socks', must: ['wool-socks'] },
   { q: 'socks zebra', must: [], mustNot: ['wool-socks'] },
+  { q: 'red mu', must: ['red-mug'], mustNot: ['wool-socks'] },
+  { q: 'red m', must: ['red-mug', 'wool-socks'] },
+  { q: 'quokka pl', must: ['quokka-plush'] },
 ];
 
 const judgedRows: ProductSeed[] = JUDGED.map(([, title, description, categoryId], i) => ({
@@ -88,6 +92,20 @@ const fillerRows: ProductSeed[] = Array.from({ length: 300 }, (_, i) => ({
   sellerId: SELLER,
   status: 'published' as const,
   createdAt: new Date(T0 + 86_400_000 + i * 1000),
+}));
+
+/**
+ * More "okapi" matches than relevance ranks, all older than every other product: a query rare
+ * among the newest products, whose candidates come from the whole index.
+ */
+const okapiRows: ProductSeed[] = Array.from({ length: SEARCH_CANDIDATES + 40 }, (_, i) => ({
+  id: id(4, i + 1),
+  sellerId: SELLER,
+  categoryId: CAMPING,
+  title: `Okapi lantern ${i + 1}`,
+  priceMinor: 2500,
+  status: 'published' as const,
+  createdAt: new Date(T0 - 86_400_000 + i * 1000),
 }));
 
 /** More "quokka" matches than relevance ranks, all newer than the judged "Quokka plush". */
@@ -143,7 +161,16 @@ for (const backend of BACKENDS) {
     });
 
     it('when a query has at most SEARCH_CANDIDATES matches, then its pages are ts_rank over every match', async () => {
-      for (const q of ['mug', 'wool', 'ocean blue', 'stoneware mug', 'gift', 'travel journal']) {
+      for (const q of [
+        'mug',
+        'wool',
+        'ocean blue',
+        'stoneware mug',
+        'gift',
+        'travel journal',
+        'red mu',
+        'quokka',
+      ]) {
         const tsquery = toPrefixTsQuery(q)!;
         const r = await sql<{ id: string }>`
           select id from catalog.products
@@ -170,6 +197,14 @@ for (const backend of BACKENDS) {
       const byNewest = await all('q=quokka&sort=newest', 100);
       assert.equal(byNewest.length, quokkaRows.length + 1);
       assert.equal(byNewest.at(-1), judgedRows.at(-1)!.id);
+    });
+
+    it('when a query matches none of the newest products but many older ones, then relevance pages hold the newest that many', async () => {
+      await createCatalogSeeder(t.platform).insertProducts([...okapiRows]);
+      const got = await all('q=okapi', 100);
+      assert.equal(new Set(got).size, SEARCH_CANDIDATES);
+      const newest = okapiRows.slice(-SEARCH_CANDIDATES).map((r) => r.id!);
+      assert.deepEqual([...got].sort(), [...newest].sort());
     });
   });
 }

@@ -16,6 +16,7 @@ import type {
   StoredPhoto,
 } from './catalog.tables.ts';
 import type { SortKey } from './cursor.ts';
+import { SHORT_PREFIX_TAIL } from './search.ts';
 
 export type Db = Kysely<CatalogDb>;
 export type Category = Pick<Selectable<CategoriesTable>, 'id' | 'parent_id' | 'top_id' | 'slug' | 'name'>;
@@ -331,10 +332,22 @@ function filtered(db: Db, filter: ProductFilter, tsquery: RawBuilder<unknown> | 
 }
 
 /**
+ * How many of the newest admitted products a relevance query samples before choosing how to find
+ * its candidates, and the number of matches among them below which the query counts as rare.
+ */
+const SEARCH_SAMPLE = 500;
+const SEARCH_RARE_BELOW = 2;
+
+/**
  * A relevance page in three steps, so that no step grows with the number of matches:
- * 1. candidates: the newest `candidates` matches, in the order of the `newest` listing. The
- *    planner either walks a newest index and tests each row (a broad word: few rows per match)
- *    or takes the matches from the GIN index and sorts them (a rare word: few matches).
+ * 1. candidates: the newest `candidates` matches, in the order of the `newest` listing, found one
+ *    of two ways after counting the matches among the newest `SEARCH_SAMPLE` products:
+ *    - a rare query (fewer than `SEARCH_RARE_BELOW` there): every match from the GIN index,
+ *      sorted. The planner cannot tell such a query from a common one (it guesses 0.5 % of rows
+ *      for any word its statistics lack, and costs a prefix as most of a small vocabulary), and
+ *      could walk the whole newest index for it;
+ *    - otherwise the planner's choice: walk a newest index testing each row (a broad query) or
+ *      take the matches from the GIN index and sort them (a narrow one).
  * 2. ranked: `ts_rank` of the candidates only, the page cut by the cursor `(rank, id)`.
  * 3. the page's rows, read by id.
  * A row's rank depends on its own text alone, never on the other candidates, so a cursor stays
@@ -349,11 +362,51 @@ async function listByRelevance(
 ): Promise<ProductRecord[]> {
   if (filter.tsquery === undefined) throw new Error('relevance order needs a tsquery');
   const tsquery = sql`to_tsquery('english', ${filter.tsquery})`;
-  const matches = filtered(db, filter, tsquery)
-    .select(['id', 'search'])
+  // A short last prefix is tested on the rows the other words find, never looked up: the index
+  // would merge the lists of every word it starts. Stop words alone look up the whole query.
+  // Written in SQL from the one parameter, so the statement is the same for every text.
+  const tail = sql.lit(SHORT_PREFIX_TAIL);
+  const words = sql`to_tsquery('english', regexp_replace(${filter.tsquery}::text, ${tail}, ''))`;
+  const lookup = sql`(case when numnode(${words}) = 0 then ${tsquery} else ${words} end)`;
+  const matching = (q: ReturnType<typeof filtered>) =>
+    q.where(sql<boolean>`(${filter.tsquery}::text !~ ${tail} or ts_match_vq(search, ${tsquery}))`);
+  const sampled = filtered(db, filter, undefined)
+    .select('search')
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
-    .limit(candidates)
+    .limit(SEARCH_SAMPLE)
+    .as('s');
+  // Stops at the count that decides: a broad query reads a few rows of the sample, not all.
+  const sampleHits = db
+    .selectFrom(sampled)
+    .select(sql<number>`1`.as('hit'))
+    .where(sql<boolean>`s.search @@ ${tsquery}`)
+    .limit(SEARCH_RARE_BELOW)
+    .as('h');
+  const rare = sql<boolean>`(select hits < ${sql.lit(SEARCH_RARE_BELOW)} from sample)`;
+  const walked = matching(filtered(db, filter, lookup))
+    .select(['id', 'search'])
+    .where(sql<boolean>`not ${rare}`)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(candidates);
+  // OFFSET 0 keeps the subquery whole: planned alone, it reads every match from the GIN index
+  // instead of walking a newest index to meet the outer order.
+  const every = matching(filtered(db, filter, lookup))
+    .select(['id', 'search', 'created_at'])
+    .offset(0)
+    .as('e');
+  const sorted = db
+    .selectFrom(every)
+    .select(['e.id', 'e.search'])
+    .where(rare)
+    .orderBy('e.created_at', 'desc')
+    .orderBy('e.id', 'desc')
+    .limit(candidates);
+  const matches = db
+    .selectFrom(walked.as('w'))
+    .select(['w.id', 'w.search'])
+    .unionAll(db.selectFrom(sorted.as('g')).select(['g.id', 'g.search']))
     .as('c');
   const rank = sql<number>`ts_rank(c.search, ${tsquery})`;
   const page = db
@@ -367,6 +420,10 @@ async function listByRelevance(
     .limit(limit)
     .as('r');
   const rows = await db
+    .with(
+      (cte) => cte('sample').materialized(),
+      (q) => q.selectFrom(sampleHits).select(sql<number>`count(*)`.as('hits')),
+    )
     .selectFrom(page)
     .innerJoin('products as p', 'p.id', 'r.id')
     .select([...PRODUCT_COLUMNS.map((c) => `p.${c}` as const), 'r.rank'])

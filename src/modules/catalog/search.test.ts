@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_QUERY_TOKENS, MIN_PREFIX_LENGTH, queryTokens, toPrefixTsQuery } from './search.ts';
+import {
+  MAX_QUERY_TOKENS,
+  MIN_PREFIX_LENGTH,
+  queryTokens,
+  SHORT_PREFIX_TAIL,
+  toPrefixTsQuery,
+} from './search.ts';
 
 describe('search query building', () => {
   it('when the text has several words, then all are required and the last is a prefix', () => {
@@ -9,13 +15,30 @@ describe('search query building', () => {
     assert.equal(toPrefixTsQuery('mug'), 'mug:*');
   });
 
-  it('when the last word is shorter than three characters, then it is a whole word, not a prefix', () => {
+  it('when a lone word is shorter than three characters, then it is a whole word, not a prefix', () => {
     assert.equal(MIN_PREFIX_LENGTH, 3);
-    assert.equal(toPrefixTsQuery('red mu'), 'red & mu');
+    assert.equal(toPrefixTsQuery('mu'), 'mu');
     assert.equal(toPrefixTsQuery('m'), 'm');
-    assert.equal(toPrefixTsQuery('usb c'), 'usb & c');
-    assert.equal(toPrefixTsQuery('mu red'), 'mu & red:*', 'only the last word can be a prefix');
     assert.equal(toPrefixTsQuery('чай'), 'чай:*', 'characters, not bytes');
+  });
+
+  it('when a short last word follows other words, then two letters are a prefix and one is left out', () => {
+    assert.equal(toPrefixTsQuery('red mu'), 'red & mu:*');
+    assert.equal(toPrefixTsQuery('red m'), 'red');
+    assert.equal(toPrefixTsQuery('usb c'), 'usb');
+    assert.equal(toPrefixTsQuery('ч ай'), 'ч & ай:*', 'characters, not bytes');
+    assert.equal(toPrefixTsQuery('mu red'), 'mu & red:*', 'only the last word can be a prefix');
+  });
+
+  it('when the last word is a short prefix, then the tail pattern finds it and only it', () => {
+    const tail = new RegExp(SHORT_PREFIX_TAIL, 'u');
+    for (const text of ['red mu', 'big red mu', 'ч ай', 'mug 2л']) {
+      assert.ok(tail.test(toPrefixTsQuery(text)!), text);
+    }
+    for (const text of ['red mug', 'red', 'mu', 'red m', 'чай', 'mu red']) {
+      assert.ok(!tail.test(toPrefixTsQuery(text)!), text);
+    }
+    assert.equal(toPrefixTsQuery('big red mu')!.replace(tail, ''), 'big & red');
   });
 
   it('when the text holds tsquery operators or quotes, then they only separate words', () => {
@@ -25,7 +48,7 @@ describe('search query building', () => {
       'drop & table & catalog & products:*',
     );
     assert.equal(toPrefixTsQuery('!red:* <-> (mug)'), 'red & mug:*');
-    assert.equal(toPrefixTsQuery("o'neil\\x"), 'o & neil & x');
+    assert.equal(toPrefixTsQuery("o'neil\\xy"), 'o & neil & xy:*');
   });
 
   it('when the text holds no letter or digit, then there is no query', () => {
@@ -44,7 +67,7 @@ describe('search query building', () => {
 
   it('when the text has accents, other scripts or compatibility forms, then letters and digits are kept', () => {
     assert.equal(toPrefixTsQuery('Café crème'), 'Café & crème:*');
-    assert.equal(toPrefixTsQuery('чайник 2л'), 'чайник & 2л');
+    assert.equal(toPrefixTsQuery('чайник 2л'), 'чайник & 2л:*');
     assert.equal(toPrefixTsQuery('ｍｕｇ ﬁne'), 'mug & fine:*');
     assert.equal(toPrefixTsQuery('Cafe\u0301'), 'Café:*', 'combining accents are composed first');
   });
