@@ -148,6 +148,22 @@ for (const backend of BACKENDS) {
       return ids;
     }
 
+    it('when a search is sorted by newest or price, then it admits exactly the products the whole query matches', async () => {
+      for (const q of ['red mu', 'red m', 'quokka pl', 'wool socks', 'the mu']) {
+        const tsquery = toPrefixTsQuery(q)!;
+        const r = await sql<{ id: string }>`
+          select id from catalog.products
+          where status = 'published' and search @@ to_tsquery('english', ${tsquery})`.execute(
+          t.platform.sql.for('catalog').read,
+        );
+        const expected = r.rows.map((x) => x.id).sort();
+        for (const sort of ['newest', 'price_asc']) {
+          const got = await all(`q=${encodeURIComponent(q)}&sort=${sort}`, 50);
+          assert.deepEqual([...got].sort(), expected, `${q}, ${sort}`);
+        }
+      }
+    });
+
     it('when a judged query is searched, then its products are on the first page and the unwanted are not', async () => {
       for (const j of JUDGEMENTS) {
         const { items } = await page(`q=${encodeURIComponent(j.q)}`);

@@ -296,9 +296,10 @@ const listingByShape = precompiledByShape(
       ...(shape.topCategory ? { topCategoryId: v.topCategoryId! } : {}),
       ...(shape.seller ? { sellerId: v.sellerId! } : {}),
     };
-    const tsquery = shape.tsquery ? sql`to_tsquery('english', ${v.tsquery})` : undefined;
+    const match = shape.tsquery ? textMatch(v.tsquery) : undefined;
     const order = KEYSET[shape.sort];
-    return filtered(db, filter, tsquery)
+    return filtered(db, filter, match?.lookup)
+      .$if(match !== undefined, (q) => q.where(match!.tested))
       .select(PRODUCT_COLUMNS)
       .$if(shape.after, (q) =>
         q.where(({ eb, refTuple, tuple }) =>
@@ -316,6 +317,24 @@ const listingByShape = precompiledByShape(
     prepare: (s) => !s.tsquery,
   },
 );
+
+/**
+ * A search text (`toPrefixTsQuery`'s) as the GIN index can serve it: `full` is the whole query,
+ * `lookup` what the index looks up and `tested` what is checked on the rows it finds. A short last
+ * prefix is tested, never looked up: the index would merge the lists of every word it starts.
+ * Stop words alone look up the whole query. Written in SQL from the one parameter, so the
+ * statement is the same for every text.
+ */
+function textMatch(text: unknown) {
+  const full = sql`to_tsquery('english', ${text})`;
+  const tail = sql.lit(SHORT_PREFIX_TAIL);
+  const words = sql`to_tsquery('english', regexp_replace(${text}::text, ${tail}, ''))`;
+  return {
+    full,
+    lookup: sql`(case when numnode(${words}) = 0 then ${full} else ${words} end)`,
+    tested: sql<boolean>`(${text}::text !~ ${tail} or ts_match_vq(search, ${full}))`,
+  };
+}
 
 /** The products the filter admits (`tsquery`: a `to_tsquery` expression), unordered. */
 function filtered(db: Db, filter: ProductFilter, tsquery: RawBuilder<unknown> | undefined) {
@@ -361,15 +380,8 @@ async function listByRelevance(
   candidates: number,
 ): Promise<ProductRecord[]> {
   if (filter.tsquery === undefined) throw new Error('relevance order needs a tsquery');
-  const tsquery = sql`to_tsquery('english', ${filter.tsquery})`;
-  // A short last prefix is tested on the rows the other words find, never looked up: the index
-  // would merge the lists of every word it starts. Stop words alone look up the whole query.
-  // Written in SQL from the one parameter, so the statement is the same for every text.
-  const tail = sql.lit(SHORT_PREFIX_TAIL);
-  const words = sql`to_tsquery('english', regexp_replace(${filter.tsquery}::text, ${tail}, ''))`;
-  const lookup = sql`(case when numnode(${words}) = 0 then ${tsquery} else ${words} end)`;
-  const matching = (q: ReturnType<typeof filtered>) =>
-    q.where(sql<boolean>`(${filter.tsquery}::text !~ ${tail} or ts_match_vq(search, ${tsquery}))`);
+  const { full: tsquery, lookup, tested } = textMatch(filter.tsquery);
+  const matching = (q: ReturnType<typeof filtered>) => q.where(tested);
   const sampled = filtered(db, filter, undefined)
     .select('search')
     .orderBy('created_at', 'desc')
