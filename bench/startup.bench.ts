@@ -15,7 +15,6 @@
  * BENCH_ROUNDS (default 7). The database and the data directory are made for the run and removed at the end.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +22,7 @@ import {
   createRunDatabase,
   freePort,
   machine,
+  memoryMb,
   ROOT,
   runNode,
   spread,
@@ -64,9 +64,7 @@ async function start(side: Side): Promise<Start> {
     }
     const readyMs = performance.now() - began;
     await new Promise((r) => setTimeout(r, IDLE_MS));
-    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-    const idleRssMb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
-    return { readyMs, idleRssMb, load1: loadavg()[0]! };
+    return { readyMs, idleRssMb: memoryMb(child.pid!).rss, load1: loadavg()[0]! };
   } finally {
     child.kill('SIGTERM');
     const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
