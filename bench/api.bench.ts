@@ -29,9 +29,11 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
+  type Catalog,
   chooseLoadGenerator,
   cpuUs,
   createRunDatabase,
+  discover,
   freePort,
   type LoadResult,
   load,
@@ -79,36 +81,6 @@ async function postgresReachable(): Promise<boolean> {
   } finally {
     await c.end().catch(() => {});
   }
-}
-
-type Category = { slug: string; id: string; scope: 'top' | 'child' };
-type Catalog = { ids: string[]; categories: Category[]; words: string[] };
-
-/** Ids, categories and title words, read through the public API like any client. */
-async function discover(base: string): Promise<Catalog> {
-  const ids: string[] = [];
-  const words = new Set<string>();
-  let cursor: string | null = null;
-  do {
-    const res = await fetch(`${base}/api/products?limit=100${cursor ? `&cursor=${cursor}` : ''}`);
-    if (!res.ok) throw new Error(`listing failed: ${res.status} ${await res.text()}`);
-    const page = (await res.json()) as { items: { id: string; title: string }[]; nextCursor: string | null };
-    for (const p of page.items) {
-      ids.push(p.id);
-      for (const w of p.title.toLowerCase().split(/[^a-z]+/)) if (w.length >= 4) words.add(w);
-    }
-    cursor = page.nextCursor;
-  } while (cursor && ids.length < 5000);
-  const tree = (await (await fetch(`${base}/api/categories`)).json()) as {
-    id: string;
-    slug: string;
-    children: { id: string; slug: string }[];
-  }[];
-  const categories = tree.flatMap((c): Category[] => [
-    { slug: c.slug, id: c.id, scope: 'top' },
-    ...c.children.map((x): Category => ({ slug: x.slug, id: x.id, scope: 'child' })),
-  ]);
-  return { ids, categories, words: [...words] };
 }
 
 async function prepare(label: string, env: Record<string, string>): Promise<void> {

@@ -2,9 +2,11 @@
  * npm run bench:startup — how long a process takes from spawn to its first `GET /readyz` 200, and
  * its resident memory once idle, in one run, on one machine:
  *   bare Fastify + pg       bench/baseline-server.ts `ready`: one route asking PostgreSQL `select 1`
- *   web on PostgreSQL       `node src/apps/web.ts` with DATABASE_URL (migrations current, SEED=false)
- *   web embedded            `node src/apps/web.ts` on PGlite with an existing data directory
- * Both web sides run with SERVE_WEB=false (no SPA build check) and LOG_LEVEL=warn. Rounds start the
+ *   web on PostgreSQL       `npm start` (bin/web.js) with DATABASE_URL (migrations current, SEED=false)
+ *   web embedded            `npm start` on PGlite with an existing data directory
+ * Both web sides run with SERVE_WEB=false (no SPA build check) and LOG_LEVEL=warn, and share a
+ * compile cache made for the run (NODE_COMPILE_CACHE): one unmeasured start of each fills it, as
+ * the first start after an install does; its time is printed and kept in the result. Rounds start the
  * sides one after another, in an order that rotates every round; the web sides' ratios to the bare
  * process are taken within each round and reported as median (min–max). Idle RSS is read from
  * /proc 2 s after readiness.
@@ -13,7 +15,6 @@
  * BENCH_ROUNDS (default 7). The database and the data directory are made for the run and removed at the end.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import {
   createRunDatabase,
   freePort,
   machine,
+  memoryMb,
   ROOT,
   runNode,
   spread,
@@ -62,9 +64,7 @@ async function start(side: Side): Promise<Start> {
     }
     const readyMs = performance.now() - began;
     await new Promise((r) => setTimeout(r, IDLE_MS));
-    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-    const idleRssMb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
-    return { readyMs, idleRssMb, load1: loadavg()[0]! };
+    return { readyMs, idleRssMb: memoryMb(child.pid!).rss, load1: loadavg()[0]! };
   } finally {
     child.kill('SIGTERM');
     const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
@@ -77,6 +77,7 @@ console.log(`bench:startup on ${machine()}; ${ROUNDS} rounds`);
 const database = await createRunDatabase(adminUrl, 'startup');
 const url = new URL(database.url);
 const dir = await mkdtemp(join(tmpdir(), 'bazaar-bench-startup-'));
+const compileCache = await mkdtemp(join(tmpdir(), 'bazaar-bench-compile-cache-'));
 try {
   // Empty values unset what this process was given (a DATABASE_URL, a REDIS_URL): each side gets only its own.
   const quiet = { LOG_LEVEL: 'warn', DATABASE_URL: '', REDIS_URL: '' };
@@ -86,7 +87,7 @@ try {
     ...quiet,
     DATA_DIR: dir,
   });
-  const web = { ...quiet, SEED: 'false', SERVE_WEB: 'false' };
+  const web = { ...quiet, SEED: 'false', SERVE_WEB: 'false', NODE_COMPILE_CACHE: compileCache };
   const sides: Side[] = [
     {
       name: 'bare Fastify + pg',
@@ -97,16 +98,23 @@ try {
     {
       name: 'web on PostgreSQL',
       does: 'npm start with DATABASE_URL: config, platform, migrations check, modules, routes',
-      args: ['src/apps/web.ts'],
+      args: ['bin/web.js'],
       env: { ...web, DATABASE_URL: url.toString() },
     },
     {
       name: 'web embedded (PGlite)',
       does: 'npm start on an existing data directory: PGlite opens it, then as above, the worker in-process',
-      args: ['src/apps/web.ts'],
+      args: ['bin/web.js'],
       env: { ...web, DATA_DIR: dir },
     },
   ];
+  const firstStarts = new Map<Side, Start>();
+  for (const side of sides.slice(1)) {
+    firstStarts.set(side, await start(side));
+    console.log(
+      `first start, empty compile cache: ${side.name} ${Math.round(firstStarts.get(side)!.readyMs)} ms`,
+    );
+  }
   const starts = new Map<Side, Start[]>(sides.map((s) => [s, []]));
   const ratios = new Map<Side, number[]>(sides.map((s) => [s, []]));
   const rssRatios = new Map<Side, number[]>(sides.map((s) => [s, []]));
@@ -165,6 +173,7 @@ try {
     sides: sides.map((side) => ({
       name: side.name,
       does: side.does,
+      firstStart: firstStarts.get(side),
       starts: starts.get(side),
       ratios: ratios.get(side),
       rssRatios: rssRatios.get(side),
@@ -174,4 +183,5 @@ try {
 } finally {
   await database.drop();
   await rm(dir, { recursive: true, force: true });
+  await rm(compileCache, { recursive: true, force: true });
 }

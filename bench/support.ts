@@ -306,6 +306,36 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 /** A random element. */
 export const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
+export type Category = { slug: string; id: string; scope: 'top' | 'child' };
+export type Catalog = { ids: string[]; categories: Category[]; words: string[] };
+
+/** Ids, categories and title words, read through the public API like any client. */
+export async function discover(base: string): Promise<Catalog> {
+  const ids: string[] = [];
+  const words = new Set<string>();
+  let cursor: string | null = null;
+  do {
+    const res = await fetch(`${base}/api/products?limit=100${cursor ? `&cursor=${cursor}` : ''}`);
+    if (!res.ok) throw new Error(`listing failed: ${res.status} ${await res.text()}`);
+    const page = (await res.json()) as { items: { id: string; title: string }[]; nextCursor: string | null };
+    for (const p of page.items) {
+      ids.push(p.id);
+      for (const w of p.title.toLowerCase().split(/[^a-z]+/)) if (w.length >= 4) words.add(w);
+    }
+    cursor = page.nextCursor;
+  } while (cursor && ids.length < 5000);
+  const tree = (await (await fetch(`${base}/api/categories`)).json()) as {
+    id: string;
+    slug: string;
+    children: { id: string; slug: string }[];
+  }[];
+  const categories = tree.flatMap((c): Category[] => [
+    { slug: c.slug, id: c.id, scope: 'top' },
+    ...c.children.map((x): Category => ({ slug: x.slug, id: x.id, scope: 'child' })),
+  ]);
+  return { ids, categories, words: [...words] };
+}
+
 /** Resolves once `${base}/readyz` answers 200 (polls for up to 30 s). */
 export async function waitReady(base: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
@@ -383,6 +413,13 @@ export function cpuUs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** Resident memory of a process in MB: now, and its peak since it started (Linux: VmRSS, VmHWM). */
+export function memoryMb(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
 }
 
 /** Runs one statement on its own connection to `url`. */

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cacheContract } from '../src/platform/cache/cache.contract.ts';
 import { createCache } from '../src/platform/cache/cache.ts';
+import { redisTier } from '../src/platform/cache/redis-tier.ts';
 import type { RedisHealth } from '../src/platform/redis-options.ts';
 import { redis } from './support/engines.ts';
 import { redisForTest } from './support/redis.ts';
@@ -25,7 +26,7 @@ cacheContract({
   async setup() {
     const r = await redisForTest();
     const prefix = r.prefix.slice(0, -1);
-    return { instance: () => createCache({ redisUrl: redis.url!, prefix }), teardown: r.teardown };
+    return { instance: () => createCache({ redis: redisTier(redis.url!), prefix }), teardown: r.teardown };
   },
 });
 
@@ -47,8 +48,8 @@ describe('cache bus when Redis is down at first use', { skip: redis.skip }, () =
     const link = relay(new URL(redis.url!));
     await link.start();
     await link.cut();
-    const a = createCache({ redisUrl: link.url(), prefix, onRedisHealth: (h) => health.push(h) });
-    const b = createCache({ redisUrl: redis.url!, prefix });
+    const a = createCache({ redis: redisTier(link.url()), prefix, onRedisHealth: (h) => health.push(h) });
+    const b = createCache({ redis: redisTier(redis.url!), prefix });
     try {
       let loads = 0;
       const load = async () => ({ n: ++loads });

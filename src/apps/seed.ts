@@ -10,7 +10,6 @@
  * demo password is hashed once for all accounts (they share it).
  */
 
-import sharp from 'sharp';
 import type { Config } from '../config/config.ts';
 import { createCatalogSeeder, createCatalogService, type ProductSeed } from '../modules/catalog/index.ts';
 import { createMediaService } from '../modules/media/index.ts';
@@ -389,6 +388,7 @@ async function demoPhoto(title: string, colour: string): Promise<Buffer> {
     <circle cx="600" cy="380" r="220" fill="#ffffff" fill-opacity="0.25"/>
     <text x="600" y="760" font-family="sans-serif" font-size="64" fill="#ffffff" text-anchor="middle">${text}</text>
   </svg>`;
+  const { default: sharp } = await import('sharp');
   return sharp({ create: { width: 1200, height: 900, channels: 3, background: colour } })
     .composite([{ input: Buffer.from(svg) }])
     .jpeg({ quality: 85 })

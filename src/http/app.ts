@@ -24,6 +24,7 @@ import { registerRequestCounters } from './request-counters.ts';
 import { requestLogger } from './request-logger.ts';
 import { ProblemSchema } from './schemas.ts';
 import { securityHeaders } from './security-headers.ts';
+import { serializersOnFirstUse } from './serialization.ts';
 import { registerSpa } from './spa.ts';
 import { validatorCompiler } from './validation.ts';
 
@@ -78,6 +79,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
       ? { loggerInstance: options.logger }
       : { logger: { level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' } } }),
     bodyLimit: config.bodyLimitBytes,
+    schemaController: { compilersFactory: { buildSerializer: serializersOnFirstUse } },
     trustProxy: config.trustProxy,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

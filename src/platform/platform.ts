@@ -116,7 +116,9 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     config.cache === 'none'
       ? caches.createPassThroughCache()
       : caches.createCache({
-          redisUrl: config.cache === 'redis' ? config.redisUrl : undefined,
+          ...(config.cache === 'redis'
+            ? { redis: (await import('./cache/redis-tier.ts')).redisTier(config.redisUrl!) }
+            : {}),
           prefix: config.cachePrefix,
           maxMemoryItems: config.cacheMemoryItems,
           maxMemoryBytes: config.cacheMemoryMb * 1024 * 1024,

@@ -20,7 +20,7 @@ import type { ObjectStore } from '../../platform/objects/objects.ts';
 import type { SqlPort } from '../../platform/sql/sql.ts';
 import { AppError } from '../../shared/errors.ts';
 import type { ModuleDeps } from '../module.ts';
-import { inspectImage, makeVariants, tooLargeReason, variantKey } from './images.ts';
+import type { ImageVariant } from './images.ts';
 import { MEDIA_LIMITS } from './media.schema.ts';
 import type { MediaDb, StoredVariant } from './media.tables.ts';
 
@@ -104,6 +104,8 @@ type Outcome = { ok: true; variants: StoredVariant[] } | { ok: false; reason: st
 
 /** Reads, checks and resizes the original, storing every variant; a refusal is an outcome, not an error. */
 async function makePhotoVariants(objects: ObjectStore, key: string): Promise<Outcome> {
+  // sharp (libvips) is loaded by the first photo, not by every process that imports the module.
+  const { inspectImage, makeVariants, tooLargeReason, variantKey } = await import('./images.ts');
   const got = await objects.get(key);
   if (!got) return { ok: false, reason: 'the upload was not found; please upload the photo again' };
   // The stored size first: an S3 presigned PUT cannot bound it, and the reason names the real size.
@@ -117,7 +119,7 @@ async function makePhotoVariants(objects: ObjectStore, key: string): Promise<Out
     maxBytes: MEDIA_LIMITS.maxBytes,
   });
   if (!inspection.ok) return { ok: false, reason: inspection.reason };
-  let made: Awaited<ReturnType<typeof makeVariants>>;
+  let made: ImageVariant[];
   try {
     made = await makeVariants(bytes, { maxPixels: MEDIA_LIMITS.maxPixels });
   } catch (err) {

@@ -15,11 +15,10 @@
  * HTTP request's counters (src/platform/telemetry/request-counters.ts).
  */
 import { BentoCache, bentostore } from 'bentocache';
-import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
-import { Redis } from 'ioredis';
-import { type RedisHealth, redisOptions, watchedRedisTemplate, watchRedis } from '../redis-options.ts';
+import type { RedisHealth } from '../redis-options.ts';
 import { countCache } from '../telemetry/request-counters.ts';
 import { memoryTier, NOT_FRESH } from './memory-tier.ts';
+import type { RedisTier } from './redis-tier.ts';
 
 export type CacheGetOptions = Readonly<{
   /** How long a loaded value is fresh, in ms (before jitter). */
@@ -64,8 +63,8 @@ export interface Cache {
 }
 
 export type CacheOptions = Readonly<{
-  /** Memory + Redis tiers and the bus when set; memory only when absent. */
-  redisUrl?: string;
+  /** Memory + Redis tiers and the bus when set (`redisTier(url)`, redis-tier.ts); memory only when absent. */
+  redis?: RedisTier;
   /** Prefix of every Redis key and of the bus messages (`bazaar:cache`); tests use one of their own. */
   prefix?: string;
   /** L1 size bound, in characters of the entries' JSON (default 64 Mi). */
@@ -86,48 +85,6 @@ export type CacheOptions = Readonly<{
 
 const JITTER = 0.1;
 
-/** How long the bus waits before subscribing again after a failed subscription. */
-const RESUBSCRIBE_MS = 500;
-
-type BusDriver = ReturnType<typeof redisBusDriver>;
-type BusTransport = ReturnType<BusDriver['factory']>;
-
-/**
- * The Redis bus, subscribing until it has subscribed. bentocache 1.6 subscribes its bus when a
- * process first uses the cache and drops that promise: when Redis is down at that moment the
- * SUBSCRIBE is rejected (one retry, redis-options.ts), the rejection is unhandled and Node ends
- * the process — a worker whose first cache use came during a Redis outage died of it. Here a
- * failed subscription is tried again every RESUBSCRIBE_MS until it succeeds (from then on
- * ioredis re-subscribes by itself after a reconnect) or the bus is disconnected.
- */
-function subscribingUntilDone(driver: BusDriver): BusDriver {
-  return {
-    ...driver,
-    factory: (config) => {
-      const transport: BusTransport = driver.factory(config);
-      const subscribe = transport.subscribe.bind(transport);
-      const disconnect = transport.disconnect.bind(transport);
-      let closed = false;
-      transport.subscribe = async (channel, handler) => {
-        for (;;) {
-          try {
-            return await subscribe(channel, handler);
-          } catch {
-            if (closed) return;
-            await new Promise((r) => setTimeout(r, RESUBSCRIBE_MS).unref());
-            if (closed) return;
-          }
-        }
-      };
-      transport.disconnect = () => {
-        closed = true;
-        return disconnect();
-      };
-      return transport;
-    },
-  };
-}
-
 /** A key's family for the loads counter: the key up to its first `:`. */
 function keyFamily(key: string): string {
   const colon = key.indexOf(':');
@@ -145,24 +102,8 @@ export function createCache(options: CacheOptions = {}): Cache {
     maxItems: options.maxMemoryItems ?? 100_000,
   });
   const l1 = memory as unknown as Parameters<ReturnType<typeof bentostore>['useL1Layer']>[0];
-  // The connections are made here, each with an error listener (`watchRedis`): bentocache's own
-  // would have none, and ioredis then prints a stack trace at every reconnect attempt while Redis
-  // is down. Built from options (redis-options.ts), the platform's one connection policy.
-  const connection = options.redisUrl ? redisOptions(options.redisUrl) : undefined;
   const report = options.onRedisHealth ?? (() => {});
-  const store = connection
-    ? bentostore()
-        .useL1Layer(l1)
-        .useL2Layer(redisDriver({ connection: watchRedis(new Redis(connection), 'cache', report), prefix }))
-        .useBus(
-          subscribingUntilDone(
-            redisBusDriver({
-              connection: watchedRedisTemplate(connection, 'cache-bus', report),
-              retryQueue: { enabled: false },
-            }),
-          ),
-        )
-    : bentostore().useL1Layer(l1);
+  const store = options.redis ? options.redis(l1, { prefix, report }) : bentostore().useL1Layer(l1);
   const bento = new BentoCache({
     default: 'main',
     prefix,

@@ -2,7 +2,8 @@
  * Embedded adapter: PGlite, real Postgres (the same SQL, full-text search and JSONB) in this
  * process. File-backed under `<dataDir>/pglite`, or in memory when `dataDir` is undefined (tests).
  * Limits: one connection, so queries run one at a time; one process may open a data directory
- * (enforced: data-dir-lock.ts).
+ * (enforced: data-dir-lock.ts); a buffer cache of SHARED_BUFFERS (pages beyond it are read
+ * again through the OS page cache).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +13,12 @@ import { kyselySqlPort } from '../kysely-sql-port.ts';
 import type { SqlPort } from '../sql.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { PgliteDialect } from './pglite-dialect.ts';
+
+/**
+ * PostgreSQL's default of 128 MB is resident in the process from the start (PGlite clears it when
+ * it opens); a solo shop's hot pages fit in far less, and a miss costs a read from the OS cache.
+ */
+const SHARED_BUFFERS = '16MB';
 
 export async function createPgliteSql(options: { dataDir?: string | undefined } = {}): Promise<SqlPort> {
   return (await openPglite(options)).sql;
@@ -34,7 +41,9 @@ export async function openPglite(
   }
   let pglite: PGlite;
   try {
-    pglite = await PGlite.create(dir);
+    pglite = await PGlite.create(dir, {
+      startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${SHARED_BUFFERS}`],
+    });
   } catch (err) {
     unlock();
     throw err;
